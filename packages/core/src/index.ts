@@ -1,0 +1,25 @@
+export { ERROR_CODES, FlannelError, ConfigError, isFlannelError, errorMessage } from './errors.js';
+export type { FlannelErrorCode } from './errors.js';
+export { IpNet, parseIP, parseIPv4, parseIPv6, formatIP, normalizeIP, familyBits } from './ip.js';
+export type { IpFamily } from './ip.js';
+export { goJsonStringify } from './go-json.js';
+export type { Decoded } from './decoded.js';
+export {
+  parseNetworkConfig,
+  resolveNetworkConfig,
+  effectiveConfigJson,
+  poolCapacity,
+  poolAccepts,
+  DEFAULT_BACKEND_TYPE,
+} from './network-config.js';
+export type { NetworkConfig, NetworkConfigInput, SubnetPool } from './network-config.js';
+export { formatSubnetKey, parseSubnetKey, subnetIdentity } from './subnet-key.js';
+export type { LeaseSubnets } from './subnet-key.js';
+export { encodeLeaseAttrs, decodeLeaseAttrs, sameLeaseAttrs, NO_PUBLIC_IP } from './lease.js';
+export type { Lease, LeaseAttrs, LeaseEvent, LeaseBatch } from './lease.js';
+export { planAllocation, freeSubnets, leaseFitsConfig, CANDIDATE_LIMIT } from './allocation.js';
+export type { AllocationInput, AllocationPlan } from './allocation.js';
+export { PeerLeaseSet } from './peer-leases.js';
+export { createLineLogger, silentLogger, LOG_LEVELS } from './logger.js';
+export type { Logger, LogLevel, LogFields, LineLoggerOptions } from './logger.js';
+export type { Backend, BackendDeps, BackendFactory, BackendRegistration, ExternalInterface } from './backend.js';

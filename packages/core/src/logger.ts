@@ -1,0 +1,70 @@
+/**
+ * The logging contract every package receives, and the one line format the apps write:
+ * `2026-11-25T02:13:34.123Z info lease-manager acquired lease subnet=10.1.30.0/24 publicIP=192.0.2.1`.
+ * The writer is injected, so this stays free of I/O; packages never call console.*.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger that tags each line with `component` (nested with `/`). */
+  child(component: string): Logger;
+}
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export interface LineLoggerOptions {
+  /** Receives one finished line (without the newline). */
+  readonly write: (line: string) => void;
+  readonly level?: LogLevel;
+  readonly now?: () => Date;
+  readonly component?: string;
+}
+
+export function createLineLogger(options: LineLoggerOptions): Logger {
+  const threshold = LOG_LEVELS.indexOf(options.level ?? 'info');
+  const now = options.now ?? (() => new Date());
+  const make = (component: string): Logger => {
+    const log = (level: LogLevel) => (message: string, fields?: LogFields) => {
+      if (LOG_LEVELS.indexOf(level) < threshold) return;
+      options.write(`${now().toISOString()} ${level} ${component || '-'} ${message}${formatFields(fields)}`);
+    };
+    return {
+      debug: log('debug'),
+      info: log('info'),
+      warn: log('warn'),
+      error: log('error'),
+      child: (name) => make(component ? `${component}/${name}` : name),
+    };
+  };
+  return make(options.component ?? '');
+}
+
+function formatFields(fields: LogFields | undefined): string {
+  if (!fields) return '';
+  let out = '';
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    out += ` ${key}=${formatValue(value)}`;
+  }
+  return out;
+}
+
+function formatValue(value: unknown): string {
+  const text =
+    value instanceof Error ? value.message : typeof value === 'string' ? value : typeof value === 'object' && value !== null && !('toJSON' in value) ? JSON.stringify(value) : String(value);
+  return /^[^\s"=]*$/.test(text) && text !== '' ? text : JSON.stringify(text);
+}
+
+/** A logger that drops everything (a library default). */
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => silentLogger,
+};

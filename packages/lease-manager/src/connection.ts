@@ -1,0 +1,58 @@
+/**
+ * Connecting to etcd: endpoints, TLS and username/password, as flanneld's `--etcd-*` flags give them
+ * (flannel-compat.md §1.10). Certificates arrive as bytes: reading files is the app's job.
+ */
+import { Etcd3, GRPCUnavailableError, GRPCDeadlineExceededError, EtcdWatchStreamEnded, type IOptions } from 'etcd3';
+import { FlannelError } from '@flannel-ts/core';
+
+export const DEFAULT_ETCD_ENDPOINTS = ['http://127.0.0.1:4001', 'http://127.0.0.1:2379'] as const;
+export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
+
+export interface EtcdConnectionOptions {
+  readonly endpoints: readonly string[];
+  /** PEM bytes. TLS is used when `cert` and `key` are both given (as flannel does); `ca` then verifies the server. */
+  readonly tls?: { readonly ca?: Buffer | undefined; readonly cert?: Buffer | undefined; readonly key?: Buffer | undefined } | undefined;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  /** Per-call deadline, so a hung member cannot stall the daemon. */
+  readonly callTimeoutMs?: number | undefined;
+}
+
+export function connectEtcd(options: EtcdConnectionOptions): Etcd3 {
+  if (options.endpoints.length === 0) {
+    throw new FlannelError('USAGE', 'no etcd endpoints given: pass --etcd-endpoints, e.g. http://127.0.0.1:2379');
+  }
+  for (const endpoint of options.endpoints) {
+    if (!/^(https?|unix|unixs):\/\//.test(endpoint)) {
+      throw new FlannelError('USAGE', `etcd endpoint "${endpoint}" has no scheme: write it as http://host:port, https://host:port or unix:///path`);
+    }
+  }
+  const callTimeoutMs = options.callTimeoutMs ?? 10_000;
+  const config: IOptions = {
+    hosts: [...options.endpoints],
+    dialTimeout: 5_000,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+  };
+  const { tls } = options;
+  // flannel builds a client TLS config only when both cert and key are given; a CA alone still verifies https.
+  // Without a CA, grpc falls back to the system roots (etcd3 passes the undefined through to createSsl).
+  if ((tls?.cert && tls.key) || tls?.ca) {
+    config.credentials = {
+      rootCertificate: tls.ca as Buffer,
+      ...(tls.cert && tls.key ? { certChain: tls.cert, privateKey: tls.key } : {}),
+    };
+  }
+  if (options.username) config.auth = { username: options.username, password: options.password ?? '' };
+  return new Etcd3(config);
+}
+
+/** Errors that mean "etcd is not reachable right now": retry with back-off. */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError || err instanceof EtcdWatchStreamEnded) return true;
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'BrokenCircuitError' ||
+    err.name === 'TaskCancelledError' ||
+    /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|No connection established|circuit|etcdserver: (request timed out|leader changed|no leader)/i.test(err.message)
+  );
+}

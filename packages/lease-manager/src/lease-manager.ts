@@ -115,7 +115,6 @@ export class LeaseManager {
       try {
         const config = await this.getNetworkConfig();
         this.connectivity.succeeded();
-        if (lastReason !== undefined) this.#log.info('network config found');
         return config;
       } catch (err) {
         if (isRetryable(err)) this.connectivity.failed(err, 'reading network config');

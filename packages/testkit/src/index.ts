@@ -7,3 +7,5 @@ export { spawnTracked, stopProcess } from './processes.js';
 export { waitFor } from './wait.js';
 export { createRecordingLogger } from './recording-logger.js';
 export type { RecordingLogger, LogRecord } from './recording-logger.js';
+export { startDaemon } from './daemon-process.js';
+export type { DaemonProcess } from './daemon-process.js';

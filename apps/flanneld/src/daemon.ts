@@ -1,0 +1,211 @@
+/**
+ * flanneld's composition root: named steps in flannel's startup order (flannel-compat.md §7.3), each one call into
+ * a package, each long-lived part held with `await using` so teardown runs in reverse even when a later step fails.
+ *
+ * On SIGTERM/SIGINT the daemon stops its loops and exits, leaving the lease, subnet.env and the data path in place:
+ * a restart gets the same subnet and traffic is not cut.
+ */
+import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  FlannelError,
+  errorMessage,
+  NO_PUBLIC_IP,
+  type Backend,
+  type ExternalInterface,
+  type Lease,
+  type LeaseAttrs,
+  type Logger,
+  type NetworkConfig,
+} from '@flannel-ts/core';
+import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest } from '@flannel-ts/lease-manager';
+import { readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
+import { BACKENDS, backendFactory } from './backends.js';
+import { findExternalInterface } from './external-interface.js';
+import { startHealthServer, type Readiness } from './health.js';
+import type { FlanneldOptions } from './options.js';
+
+export interface DaemonDeps {
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  /** TTL of subnet leases; flannel's 24 h unless a test shortens it. */
+  readonly leaseTtlSeconds?: number;
+  readonly backends?: typeof BACKENDS;
+  /** Called once the daemon is ready (subnet.env written, peers watched). */
+  readonly onReady?: (state: DaemonState) => void;
+}
+
+/** What the daemon holds; the health server reads readiness from here. */
+export class DaemonState {
+  phase = 'starting';
+  lease: Lease | undefined;
+  subnetEnvWritten = false;
+  peersSynced = false;
+
+  readiness(): Readiness {
+    if (!this.lease) return { ready: false, reason: `no subnet lease yet (${this.phase})` };
+    if (!this.subnetEnvWritten) return { ready: false, reason: 'subnet.env not written yet' };
+    if (!this.peersSynced) return { ready: false, reason: 'peer leases not synced yet' };
+    return { ready: true, reason: '' };
+  }
+}
+
+export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Promise<void> {
+  const { signal } = deps;
+  const log = deps.log;
+  const state = new DaemonState();
+
+  await using store = await connectStore(options, log, deps.leaseTtlSeconds);
+  const { manager } = store;
+  const previous = await readPreviousSubnetEnv(options.subnetFile, log);
+
+  await using _health = options.healthzPort > 0 ? await startHealthServer({ host: options.healthzIp, port: options.healthzPort, readiness: () => state.readiness(), log }) : undefined;
+
+  state.phase = 'waiting for network config';
+  log.info('waiting for network config', { key: manager.registry.configKey });
+  const config = await manager.waitForNetworkConfig(signal);
+  if (!config) return;
+  log.info('network config found', { network: config.ipv4?.network.toString(), ipv6Network: config.ipv6?.network.toString(), backend: config.backendType });
+
+  state.phase = 'choosing interface';
+  const externalInterface = await findExternalInterface({
+    iface: options.iface,
+    ifaceRegex: options.ifaceRegex,
+    publicIp: options.publicIp,
+    publicIpv6: options.publicIpv6,
+    needIPv4: config.enableIPv4,
+    needIPv6: config.enableIPv6,
+  });
+  log.info('using interface', {
+    name: externalInterface.name,
+    ip: externalInterface.ipv4 ?? externalInterface.ipv6,
+    publicIP: externalInterface.publicIP,
+    publicIPv6: externalInterface.publicIPv6,
+    mtu: externalInterface.mtu,
+  });
+
+  state.phase = 'preparing backend';
+  await using backend = createBackend(config, externalInterface, log, signal, deps.backends ?? BACKENDS);
+  const registration = await backend.prepare();
+
+  state.phase = 'acquiring lease';
+  const attrs: LeaseAttrs = {
+    publicIP: externalInterface.publicIP ?? NO_PUBLIC_IP,
+    publicIPv6: externalInterface.publicIPv6,
+    ...registration.attrs,
+  };
+  const request: AcquireRequest = { config, attrs, previous: previous && { subnet: previous.subnet, ipv6Subnet: previous.ipv6Subnet } };
+  const lease = await acquireLease(manager, request, log, signal);
+  if (!lease) return;
+  state.lease = lease;
+
+  await backend.attach(lease);
+  const writeEnv = async (current: Lease) => {
+    await writeSubnetEnv(options.subnetFile, {
+      network: config.ipv4?.network,
+      subnet: current.subnet,
+      ipv6Network: config.ipv6?.network,
+      ipv6Subnet: current.ipv6Subnet,
+      mtu: registration.mtu,
+      ipMasq: options.ipMasq,
+    });
+    log.info('wrote subnet file', { path: options.subnetFile, subnet: current.subnet?.toString(), ipv6Subnet: current.ipv6Subnet?.toString(), mtu: registration.mtu });
+  };
+  await writeEnv(lease);
+  state.subnetEnvWritten = true;
+
+  state.phase = 'watching peers';
+  await using peers = manager.watchPeers(lease, {
+    signal,
+    onBatch: async (batch) => {
+      for (const event of batch) log.info(event.type === 'added' ? 'peer added' : 'peer removed', { subnet: event.lease.key, publicIP: event.lease.attrs.publicIP });
+      await backend.apply(batch);
+    },
+  });
+  await peers.synced;
+  state.peersSynced = true;
+
+  await using _keeper = manager.keepLease(lease, request, {
+    renewMarginMs: options.subnetLeaseRenewMargin * 60_000,
+    signal,
+    onLeaseChanged: async (current) => {
+      state.lease = current;
+      peers.setOwn(current);
+      await backend.attach(current);
+      await writeEnv(current).catch((err: unknown) => log.error('writing subnet file failed', { reason: errorMessage(err) }));
+    },
+  });
+
+  state.phase = 'running';
+  log.info('flanneld is running', { subnet: lease.key, backend: backend.type, peers: peers.peers().length });
+  deps.onReady?.(state);
+  await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+  log.info('shutting down, leaving the lease and data path in place', { subnet: state.lease?.key });
+}
+
+interface Store extends AsyncDisposable {
+  readonly manager: LeaseManager;
+}
+
+async function connectStore(options: FlanneldOptions, log: Logger, leaseTtlSeconds: number | undefined): Promise<Store> {
+  const tls = await readTls(options, log);
+  const client = connectEtcd({ endpoints: options.etcdEndpoints, tls, username: options.etcdUsername, password: options.etcdPassword });
+  const registry = new EtcdRegistry(client, options.etcdPrefix);
+  const manager = new LeaseManager({ registry, log, ...(leaseTtlSeconds === undefined ? {} : { leaseTtlSeconds }) });
+  log.info('using etcd', { endpoints: options.etcdEndpoints.join(','), prefix: registry.prefix, tls: tls !== undefined, auth: options.etcdUsername !== '' });
+  return {
+    manager,
+    [Symbol.asyncDispose]: async () => client.close(),
+  };
+}
+
+async function readTls(options: FlanneldOptions, log: Logger) {
+  const read = async (path: string, flag: string) => {
+    if (!path) return undefined;
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new FlannelError('USAGE', `cannot read --${flag} ${path}: ${errorMessage(err)}`, { cause: err });
+    }
+  };
+  const [ca, cert, key] = await Promise.all([read(options.etcdCafile, 'etcd-cafile'), read(options.etcdCertfile, 'etcd-certfile'), read(options.etcdKeyfile, 'etcd-keyfile')]);
+  if ((cert === undefined) !== (key === undefined)) {
+    log.warn('no certificate provided: connecting to etcd with http. This is insecure', { hint: 'give both --etcd-certfile and --etcd-keyfile for TLS client authentication' });
+  }
+  if (!ca && !(cert && key)) return undefined;
+  return { ca, ...(cert && key ? { cert, key } : {}) };
+}
+
+async function readPreviousSubnetEnv(path: string, log: Logger): Promise<SubnetEnvFile | undefined> {
+  try {
+    const previous = await readSubnetEnv(path);
+    if (previous?.subnet) log.info('found previous subnet', { path, subnet: previous.subnet.toString() });
+    return previous;
+  } catch (err) {
+    log.warn('cannot read previous subnet file, allocating afresh', { path, reason: errorMessage(err) });
+    return undefined;
+  }
+}
+
+function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, log: Logger, signal: AbortSignal, backends: typeof BACKENDS): Backend {
+  const factory = backendFactory(config.backendType, backends);
+  const backendConfig = factory.parseConfig(config.backend);
+  return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, signal });
+}
+
+/** Acquires the lease, retrying while etcd is unreachable; other failures (e.g. a full network) are final. */
+async function acquireLease(manager: LeaseManager, request: AcquireRequest, log: Logger, signal: AbortSignal): Promise<Lease | undefined> {
+  let delayMs = 500;
+  while (!signal.aborted) {
+    try {
+      return await manager.acquireLease(request);
+    } catch (err) {
+      if (!isRetryable(err)) throw err;
+      manager.connectivity.failed(err, 'acquiring lease');
+      await delay(delayMs, undefined, { signal }).catch(() => undefined);
+      delayMs = Math.min(delayMs * 2, 10_000);
+    }
+  }
+  log.info('stopped before a lease was acquired');
+  return undefined;
+}

@@ -1,0 +1,173 @@
+/**
+ * Choosing the interface overlay traffic uses, and the address advertised to peers (flannel's pkg/ipmatch,
+ * flannel-compat.md §7.2): `--iface` values in order (an IP or a name), then `--iface-regex` values (matched
+ * against addresses, then names), else the interface of the default route.
+ *
+ * Difference from flannel: `--public-ip` alone is not treated as an interface address to look up when no
+ * interface has it (flannel quirk 12); the default-route interface is used and `--public-ip` is advertised
+ * (the NAT case), so `--iface` is not also needed.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { FlannelError, normalizeIP, type ExternalInterface, type IpFamily } from '@flannel-ts/core';
+
+const run = promisify(execFile);
+
+export interface LinkAddress {
+  readonly family: IpFamily;
+  readonly address: string;
+  readonly prefixLength: number;
+  readonly scope: string;
+  readonly deprecated?: boolean;
+  readonly temporary?: boolean;
+  readonly dynamic?: boolean;
+}
+
+export interface LinkInfo {
+  readonly name: string;
+  readonly index: number;
+  readonly mtu: number;
+  readonly addresses: readonly LinkAddress[];
+}
+
+export interface InterfaceSelection {
+  readonly iface: readonly string[];
+  readonly ifaceRegex: readonly string[];
+  readonly publicIp: string;
+  readonly publicIpv6: string;
+  readonly needIPv4: boolean;
+  readonly needIPv6: boolean;
+}
+
+interface IpAddrJson {
+  ifindex: number;
+  ifname: string;
+  mtu: number;
+  addr_info?: Array<{ family: string; local: string; prefixlen: number; scope: string; deprecated?: boolean; temporary?: boolean; dynamic?: boolean }>;
+}
+
+/** Reads links and addresses with `ip -j addr show`. */
+export async function readLinks(): Promise<LinkInfo[]> {
+  const { stdout } = await run('ip', ['-j', 'addr', 'show']);
+  const links = JSON.parse(stdout) as IpAddrJson[];
+  return links.map((link) => ({
+    name: link.ifname,
+    index: link.ifindex,
+    mtu: link.mtu,
+    addresses: (link.addr_info ?? [])
+      .filter((a) => a.family === 'inet' || a.family === 'inet6')
+      .map((a) => ({
+        family: a.family === 'inet' ? 4 : 6,
+        address: a.local,
+        prefixLength: a.prefixlen,
+        scope: a.scope,
+        ...(a.deprecated ? { deprecated: true } : {}),
+        ...(a.temporary ? { temporary: true } : {}),
+        ...(a.dynamic ? { dynamic: true } : {}),
+      })),
+  }));
+}
+
+/** The interface of the default route of a family, if any (`ip -j -4 route show default`). */
+export async function readDefaultRouteInterface(family: IpFamily): Promise<string | undefined> {
+  const { stdout } = await run('ip', ['-j', `-${family}`, 'route', 'show', 'default']);
+  const routes = JSON.parse(stdout || '[]') as Array<{ dev?: string }>;
+  return routes.find((r) => r.dev)?.dev;
+}
+
+const SCOPE_RANK: Record<string, number> = { global: 0, link: 1, host: 2 };
+
+/** flannel's address order: global before link-local, permanent before dynamic, non-temporary first. */
+function usableAddress(link: LinkInfo, family: IpFamily, allowHostScope: boolean): string | undefined {
+  const candidates = link.addresses
+    .filter((a) => a.family === family && !a.deprecated && (allowHostScope || a.scope !== 'host'))
+    .sort(
+      (a, b) =>
+        (SCOPE_RANK[a.scope] ?? 3) - (SCOPE_RANK[b.scope] ?? 3) || Number(a.dynamic ?? false) - Number(b.dynamic ?? false) || Number(a.temporary ?? false) - Number(b.temporary ?? false),
+    );
+  return candidates[0]?.address;
+}
+
+function byAddress(links: readonly LinkInfo[], ip: string): LinkInfo | undefined {
+  return links.find((link) => link.addresses.some((a) => normalizeIP(a.family, a.address) === ip));
+}
+
+export function selectExternalInterface(
+  links: readonly LinkInfo[],
+  defaultRoute: { readonly ipv4?: string | undefined; readonly ipv6?: string | undefined },
+  selection: InterfaceSelection,
+): ExternalInterface {
+  const family: IpFamily = selection.needIPv4 ? 4 : 6;
+  let chosen: LinkInfo | undefined;
+  let explicit = false;
+
+  for (const wanted of selection.iface) {
+    const ip = normalizeIP(4, wanted) ?? normalizeIP(6, wanted);
+    chosen = ip ? byAddress(links, ip) : links.find((link) => link.name === wanted);
+    if (chosen) {
+      explicit = true;
+      break;
+    }
+  }
+  if (!chosen) {
+    for (const pattern of selection.ifaceRegex) {
+      const regex = new RegExp(pattern);
+      chosen =
+        links.find((link) => link.addresses.some((a) => a.family === family && regex.test(a.address))) ?? links.find((link) => regex.test(link.name));
+      if (chosen) {
+        explicit = true;
+        break;
+      }
+    }
+  }
+  if (!chosen && (selection.iface.length > 0 || selection.ifaceRegex.length > 0)) {
+    throw new FlannelError(
+      'INTERFACE_NOT_FOUND',
+      `Failed to find interface to use that matches the interfaces and/or regexes provided (--iface ${selection.iface.join(',') || '-'}, --iface-regex ${selection.ifaceRegex.join(',') || '-'}); ` +
+        `interfaces here: ${links.map((l) => l.name).join(', ')}`,
+    );
+  }
+  if (!chosen) {
+    const publicIp = selection.publicIp || selection.publicIpv6;
+    if (publicIp) chosen = byAddress(links, publicIp);
+  }
+  if (!chosen) {
+    const name = family === 4 ? defaultRoute.ipv4 : defaultRoute.ipv6;
+    chosen = name ? links.find((link) => link.name === name) : undefined;
+    if (!chosen) {
+      throw new FlannelError(
+        'INTERFACE_NOT_FOUND',
+        `no default IPv${family} route to pick the external interface from: pass --iface with the name or address of the interface other hosts reach this one on`,
+      );
+    }
+  }
+  if (!chosen.mtu) throw new FlannelError('INTERFACE_NOT_FOUND', `interface ${chosen.name} reports MTU 0: pick another with --iface`);
+
+  const ipv4 = selection.needIPv4 ? usableAddress(chosen, 4, explicit) : undefined;
+  const ipv6 = selection.needIPv6 ? usableAddress(chosen, 6, explicit) : undefined;
+  if (selection.needIPv4 && !ipv4) {
+    throw new FlannelError('INTERFACE_NOT_FOUND', `interface ${chosen.name} has no usable IPv4 address: add one, or pick another interface with --iface`);
+  }
+  if (selection.needIPv6 && !ipv6) {
+    throw new FlannelError('INTERFACE_NOT_FOUND', `interface ${chosen.name} has no usable IPv6 address: add one, or pick another interface with --iface`);
+  }
+  return {
+    name: chosen.name,
+    index: chosen.index,
+    mtu: chosen.mtu,
+    ipv4,
+    ipv6,
+    publicIP: selection.needIPv4 ? selection.publicIp || ipv4 : undefined,
+    publicIPv6: selection.needIPv6 ? selection.publicIpv6 || ipv6 : undefined,
+  };
+}
+
+/** Reads the host's links and routes and selects the external interface. */
+export async function findExternalInterface(selection: InterfaceSelection): Promise<ExternalInterface> {
+  const [links, ipv4, ipv6] = await Promise.all([
+    readLinks(),
+    selection.needIPv4 ? readDefaultRouteInterface(4) : undefined,
+    selection.needIPv6 ? readDefaultRouteInterface(6) : undefined,
+  ]);
+  return selectExternalInterface(links, { ipv4, ipv6 }, selection);
+}

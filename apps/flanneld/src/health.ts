@@ -1,0 +1,46 @@
+/**
+ * flannel's health endpoints (flannel-compat.md §7.4): `GET /healthz` answers while the process runs,
+ * `GET /readyz` answers 200 once the daemon is ready and 503 with the reason before that.
+ */
+import { createServer } from 'node:http';
+import type { Logger } from '@flannel-ts/core';
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason: string;
+}
+
+export interface HealthServer extends AsyncDisposable {
+  readonly port: number;
+}
+
+export async function startHealthServer(options: { host: string; port: number; readiness: () => Readiness; log: Logger }): Promise<HealthServer> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'content-type': 'text/plain' }).end('method not allowed\n');
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('flanneld is running\n');
+    } else if (path === '/readyz') {
+      const readiness = options.readiness();
+      res.writeHead(readiness.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(readiness.ready ? 'flanneld is ready\n' : `flanneld is not ready yet: ${readiness.reason}\n`);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  options.log.info('health server listening', { address: `${options.host}:${port}` });
+  return {
+    port,
+    [Symbol.asyncDispose]: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

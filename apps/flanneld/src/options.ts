@@ -1,0 +1,195 @@
+/**
+ * flanneld's flags: one table gives each option its flannel flag name, its FLANNELD_<NAME> variable, its default,
+ * its parser and its help text; `--help` and the environment overlay are both generated from it. A mapped type
+ * makes every field of FlanneldOptions appear in the table.
+ *
+ * Like flannel: `-flag=value`, `-flag value`, `--flag=value` all work (Go flag syntax), and an environment variable
+ * applies only to flags not given on the command line. Unlike flannel: an unknown flag or a bad value is a usage
+ * error (exit 2), not exit 0 (fixes flannel quirk 13).
+ */
+import { FlannelError, LOG_LEVELS, normalizeIP, type LogLevel } from '@flannel-ts/core';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from '@flannel-ts/lease-manager';
+import { DEFAULT_SUBNET_FILE } from '@flannel-ts/subnet-env';
+
+export interface FlanneldOptions {
+  readonly etcdEndpoints: readonly string[];
+  readonly etcdPrefix: string;
+  readonly etcdKeyfile: string;
+  readonly etcdCertfile: string;
+  readonly etcdCafile: string;
+  readonly etcdUsername: string;
+  readonly etcdPassword: string;
+  readonly iface: readonly string[];
+  readonly ifaceRegex: readonly string[];
+  readonly publicIp: string;
+  readonly publicIpv6: string;
+  readonly subnetFile: string;
+  readonly subnetLeaseRenewMargin: number;
+  readonly ipMasq: boolean;
+  readonly healthzIp: string;
+  readonly healthzPort: number;
+  readonly logLevel: LogLevel;
+  readonly version: boolean;
+}
+
+interface FlagSpec<T> {
+  /** flannel's flag name, without dashes. */
+  readonly flag: string;
+  readonly kind: 'string' | 'list' | 'repeat' | 'bool' | 'int';
+  readonly default: T;
+  readonly help: string;
+  readonly parse: (raw: unknown, flag: string) => T;
+  /** Shown in --help instead of the default. */
+  readonly placeholder?: string;
+  /** flannel ignores FLANNELD_VERSION; so do we. */
+  readonly noEnv?: boolean;
+}
+
+export class UsageError extends FlannelError {
+  override readonly name = 'UsageError';
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
+const str = (raw: unknown, flag: string): string => {
+  if (typeof raw === 'boolean') throw new UsageError(`--${flag} needs a value, e.g. --${flag}=VALUE`);
+  return String(raw);
+};
+
+const list = (raw: unknown, flag: string): string[] =>
+  str(raw, flag)
+    .split(',')
+    .filter((s) => s !== '');
+
+const repeat = (raw: unknown, flag: string): string[] => (Array.isArray(raw) ? raw : [raw]).map((item) => str(item, flag));
+
+const bool = (raw: unknown, flag: string): boolean => {
+  if (typeof raw === 'boolean') return raw;
+  const text = String(raw).toLowerCase();
+  // Go's strconv.ParseBool spellings.
+  if (['1', 't', 'true'].includes(text)) return true;
+  if (['0', 'f', 'false'].includes(text)) return false;
+  throw new UsageError(`--${flag} takes true or false, got "${String(raw)}"`);
+};
+
+const int =
+  (min: number, max: number) =>
+  (raw: unknown, flag: string): number => {
+    const text = str(raw, flag);
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text) || value < min || value > max) {
+      throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got "${text}"`);
+    }
+    return value;
+  };
+
+const ipOf =
+  (family: 4 | 6) =>
+  (raw: unknown, flag: string): string => {
+    const text = str(raw, flag);
+    if (text === '') return '';
+    const ip = normalizeIP(family, text);
+    if (ip === undefined) throw new UsageError(`--${flag} must be an IPv${family} address, got "${text}"`);
+    return ip;
+  };
+
+const regexList = (raw: unknown, flag: string): string[] => {
+  const values = repeat(raw, flag);
+  for (const value of values) {
+    try {
+      new RegExp(value);
+    } catch (err) {
+      throw new UsageError(`--${flag} "${value}" is not a valid regular expression: ${(err as Error).message}`);
+    }
+  }
+  return values;
+};
+
+const logLevel = (raw: unknown, flag: string): LogLevel => {
+  const text = str(raw, flag);
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) throw new UsageError(`--${flag} must be one of ${LOG_LEVELS.join(', ')}, got "${text}"`);
+  return text as LogLevel;
+};
+
+export const FLAGS: { readonly [K in keyof FlanneldOptions]: FlagSpec<FlanneldOptions[K]> } = {
+  etcdEndpoints: { flag: 'etcd-endpoints', kind: 'list', default: [...DEFAULT_ETCD_ENDPOINTS], parse: list, help: 'a comma-delimited list of etcd endpoints' },
+  etcdPrefix: { flag: 'etcd-prefix', kind: 'string', default: DEFAULT_ETCD_PREFIX, parse: str, help: 'etcd prefix of the network config and leases' },
+  etcdKeyfile: { flag: 'etcd-keyfile', kind: 'string', default: '', parse: str, help: 'SSL key file used to secure etcd communication' },
+  etcdCertfile: { flag: 'etcd-certfile', kind: 'string', default: '', parse: str, help: 'SSL certification file used to secure etcd communication' },
+  etcdCafile: { flag: 'etcd-cafile', kind: 'string', default: '', parse: str, help: 'SSL Certificate Authority file used to secure etcd communication' },
+  etcdUsername: { flag: 'etcd-username', kind: 'string', default: '', parse: str, help: 'username for etcd authentication' },
+  etcdPassword: { flag: 'etcd-password', kind: 'string', default: '', parse: str, help: 'password for etcd authentication' },
+  iface: { flag: 'iface', kind: 'repeat', default: [], parse: repeat, help: 'interface to use (IP or name) for inter-host communication; repeat to try several in order', placeholder: 'none' },
+  ifaceRegex: { flag: 'iface-regex', kind: 'repeat', default: [], parse: regexList, help: 'regex matching the IP (then the name) of the interface to use; repeatable, tried after --iface', placeholder: 'none' },
+  publicIp: { flag: 'public-ip', kind: 'string', default: '', parse: ipOf(4), help: 'IPv4 address other hosts reach this one at (default: the interface address)' },
+  publicIpv6: { flag: 'public-ipv6', kind: 'string', default: '', parse: ipOf(6), help: 'IPv6 address other hosts reach this one at (default: the interface address)' },
+  subnetFile: { flag: 'subnet-file', kind: 'string', default: DEFAULT_SUBNET_FILE, parse: str, help: 'file the subnet, network and MTU are written to' },
+  subnetLeaseRenewMargin: { flag: 'subnet-lease-renew-margin', kind: 'int', default: 60, parse: int(1, 1439), help: 'renew the subnet lease this many minutes before it expires (1-1439)' },
+  ipMasq: { flag: 'ip-masq', kind: 'bool', default: false, parse: bool, help: 'set up IP masquerade for traffic leaving the flannel network (written to subnet.env as FLANNEL_IPMASQ)' },
+  healthzIp: { flag: 'healthz-ip', kind: 'string', default: '0.0.0.0', parse: ipOf(4), help: 'address the health check server listens on' },
+  healthzPort: { flag: 'healthz-port', kind: 'int', default: 0, parse: int(0, 65535), help: 'port of the health check server (/healthz, /readyz); 0 disables it' },
+  logLevel: { flag: 'log-level', kind: 'string', default: 'info', parse: logLevel, help: `log level: ${LOG_LEVELS.join(', ')}` },
+  version: { flag: 'version', kind: 'bool', default: false, parse: bool, help: 'print the version and exit', noEnv: true },
+};
+
+export function envName(flag: string): string {
+  return `FLANNELD_${flag.toUpperCase().replace(/[-.]/g, '_')}`;
+}
+
+/**
+ * Go's flag package accepts `-name=value` and `-name value`; cac reads `-name` as a bundle of one-letter flags.
+ * Rewrite single-dash long flags to `--name`, and flannel's klog `-v N` / `-v=N` to --log-level.
+ */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const verbosity = /^--?v(?:=(\d+))?$/.exec(arg);
+    if (verbosity) {
+      const level = verbosity[1] ?? (argv[i + 1] !== undefined && /^\d+$/.test(argv[i + 1]!) ? argv[++i]! : '1');
+      out.push(`--log-level=${Number(level) >= 1 ? 'debug' : 'info'}`);
+      continue;
+    }
+    out.push(/^-[a-z][a-z0-9-]+/.test(arg) && !arg.startsWith('--') ? `-${arg}` : arg);
+  }
+  return out;
+}
+
+type RawValues = Readonly<Record<string, unknown>>;
+
+/**
+ * Resolves options from the parsed command line (cac's camelCase keys) and the environment. Throws UsageError for
+ * unknown flags and bad values, naming the flag (or variable) and what it takes.
+ */
+export function resolveOptions(raw: RawValues, env: Readonly<Record<string, string | undefined>>): FlanneldOptions {
+  const known = new Map(Object.keys(FLAGS).map((key) => [key, key] as const));
+  for (const key of Object.keys(raw)) {
+    if (key === '--' || key === 'help' || key === 'h' || known.has(key)) continue;
+    throw new UsageError(`unknown flag --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: see flanneld --help`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(FLAGS) as Array<[keyof FlanneldOptions, FlagSpec<unknown>]>) {
+    const fromCli = raw[key];
+    if (fromCli !== undefined) {
+      out[key] = spec.parse(fromCli, spec.flag);
+      continue;
+    }
+    const variable = envName(spec.flag);
+    const fromEnv = spec.noEnv ? undefined : env[variable];
+    if (fromEnv !== undefined && fromEnv !== '') {
+      try {
+        out[key] = spec.parse(spec.kind === 'repeat' ? fromEnv.split(',') : fromEnv, spec.flag);
+      } catch (err) {
+        throw new UsageError(`${variable}: ${(err as Error).message}`);
+      }
+      continue;
+    }
+    out[key] = spec.default;
+  }
+  return Object.freeze(out) as unknown as FlanneldOptions;
+}

@@ -208,8 +208,10 @@ export class LeaseManager {
         this.#log.info('renewed lease', { subnet: current.key, expiresAt: new Date(current.expiresAt ?? 0).toISOString() });
         schedule();
       } catch (err) {
-        this.connectivity.failed(err, 'renewing lease');
-        this.#log.warn('error renewing lease, trying again', { subnet: current.key, inMs: retryMs, reason: errorMessage(err) });
+        // An unreachable etcd is logged once by connectivity; other failures each time.
+        if (isRetryable(err)) this.connectivity.failed(err, 'renewing lease');
+        else this.#log.warn('error renewing lease, trying again', { subnet: current.key, inMs: retryMs, reason: errorMessage(err) });
+        this.#log.debug('renewal failed, retrying', { subnet: current.key, inMs: retryMs });
         clearTimeout(renewTimer);
         if (!signal.aborted) renewTimer = setTimeout(() => void renew(), retryMs);
       }
@@ -277,6 +279,7 @@ export class LeaseManager {
         await runWatchLoop({
           open: (rev) => this.registry.watchLease(current.key, rev),
           resync,
+          isRevisionCompacted: (rev) => this.registry.isRevisionCompacted(rev),
           onResponse,
           fromRevision,
           signal: watchSignal,
@@ -354,6 +357,7 @@ export class LeaseManager {
       await runWatchLoop({
         open: (rev) => this.registry.watchLeases(rev),
         resync,
+        isRevisionCompacted: (rev) => this.registry.isRevisionCompacted(rev),
         onResponse,
         fromRevision,
         signal,

@@ -161,6 +161,17 @@ export class EtcdRegistry {
     return this.client.watch().key(this.leaseKey(subnets)).startRevision(fromRevision.toString()).create();
   }
 
+  /** True when reads at `revision` fail because it was compacted. */
+  async isRevisionCompacted(revision: bigint): Promise<boolean> {
+    try {
+      await this.client.get(this.configKey).revision(revision.toString()).exec();
+      return false;
+    } catch (err) {
+      if (/compacted/i.test((err as Error).message)) return true;
+      throw err;
+    }
+  }
+
   async #grant(ttlSeconds: number): Promise<string> {
     const response = await this.client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 });
     return response.ID;

@@ -14,6 +14,11 @@ export interface WatchLoopOptions {
   /** Re-reads the full state after compaction; returns the revision of that read. */
   readonly resync: () => Promise<bigint>;
   readonly onResponse: (response: IWatchResponse) => Promise<void> | void;
+  /**
+   * Whether `revision` was compacted away. etcd 3.4 cancels a watch on a compacted revision without a reason, so
+   * after an unexplained cancel the loop asks (a read at that revision fails with "compacted").
+   */
+  readonly isRevisionCompacted: (revision: bigint) => Promise<boolean>;
   readonly fromRevision: bigint;
   readonly signal: AbortSignal;
   readonly log: Logger;
@@ -30,6 +35,8 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
   const backoff = new Backoff(100, 5000);
   let since = options.fromRevision;
   let needResync = false;
+  // Log a failing watch once per streak, not once per retry.
+  let failing = false;
   while (!signal.aborted) {
     if (needResync) {
       try {
@@ -46,7 +53,6 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
     try {
       watcher = await options.open(since);
       connectivity.succeeded();
-      backoff.reset();
     } catch (err) {
       if (isCompacted(err)) {
         log.info('watch revision compacted, re-listing', { what: options.what, revision: since.toString() });
@@ -64,6 +70,8 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
       signal.addEventListener('abort', onAbort, { once: true });
       watcher.on('data', (response: IWatchResponse) => {
         since = BigInt(response.header.revision) + 1n;
+        backoff.reset();
+        failing = false;
         chain = chain.then(() => options.onResponse(response)).catch((err: unknown) => log.error('handling watch event failed', { what: options.what, reason: errorMessage(err) }));
       });
       watcher.on('disconnected', (err: unknown) => connectivity.failed(err, `watching ${options.what}`));
@@ -77,7 +85,8 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
           log.info('watch revision compacted, re-listing', { what: options.what });
           resolve('compacted');
         } else {
-          log.warn('watch failed, restarting', { what: options.what, reason: errorMessage(err) });
+          if (!failing) log.warn('watch failed, restarting', { what: options.what, reason: errorMessage(err) || 'cancelled by etcd' });
+          failing = true;
           resolve('error');
         }
       });
@@ -86,6 +95,11 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
     // After an 'error' etcd3 has already dropped the watcher; cancelling it again could wait forever.
     if (outcome === 'aborted') await Promise.race([watcher.cancel().catch(() => undefined), sleep(1000)]);
     if (outcome === 'compacted') needResync = true;
-    else if (outcome === 'error') await sleep(backoff.next(), signal);
+    else if (outcome === 'error') {
+      if (await options.isRevisionCompacted(since).catch(() => false)) {
+        log.info('watch revision compacted, re-listing', { what: options.what, revision: since.toString() });
+        needResync = true;
+      } else await sleep(backoff.next(), signal);
+    }
   }
 }

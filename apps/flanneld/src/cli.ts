@@ -1,8 +1,8 @@
 /**
- * flanneld's command line: parse (cac), resolve against FLANNELD_* variables, build the logger, run the daemon,
+ * flanneld's command line: parse (node:util), resolve against FLANNELD_* variables, build the logger, run the daemon,
  * and map the outcome to an exit code: 0 success or signalled stop, 1 failure, 2 usage error.
  */
-import { cac } from 'cac';
+import { parseArgs as parseNodeArgs } from 'node:util';
 import { createLineLogger, errorMessage, isFlannelError, type Logger } from '@flannel-ts/core';
 import packageJson from '../package.json' with { type: 'json' };
 import { runDaemon, type DaemonDeps } from './daemon.js';
@@ -19,18 +19,30 @@ export interface CliIo {
 export type ParsedCommand = { kind: 'run'; options: FlanneldOptions } | { kind: 'help' } | { kind: 'version' };
 
 export function parseArgs(argv: readonly string[], env: CliIo['env']): ParsedCommand {
-  const cli = cac('flanneld');
-  const command = cli.command('', 'run flanneld');
-  for (const spec of Object.values(FLAGS)) {
-    command.option(spec.kind === 'bool' ? `--${spec.flag}` : `--${spec.flag} <value>`, spec.help);
+  // node:util parseArgs, not cac: it keeps values as given (cac turns "007" into 7) and rejects unknown flags.
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const spec of Object.values(FLAGS)) options[spec.flag] = { type: 'string', ...(spec.kind === 'repeat' ? { multiple: true } : {}) };
+  let parsed: ReturnType<typeof parseNodeArgs>;
+  try {
+    parsed = parseNodeArgs({ args: normalizeArgv(argv), options, strict: true, allowPositionals: true });
+  } catch (err) {
+    const message = errorMessage(err);
+    const unknown = /Unknown option '([^']+)'/.exec(message);
+    const missing = /Option '--([^ ']+)[^']*' argument missing/.exec(message);
+    if (unknown) throw new UsageError(`unknown flag ${unknown[1]}: see flanneld --help`);
+    if (missing) throw new UsageError(`--${missing[1]} needs a value, e.g. --${missing[1]}=VALUE`);
+    throw new UsageError(message);
   }
-  command.option('-h, --help', 'show this help');
-  const parsed = cli.parse(['node', 'flanneld', ...normalizeArgv(argv)], { run: false });
-  if (parsed.args.length > 0) throw new UsageError(`unexpected argument "${parsed.args[0]}": flanneld takes only flags; see flanneld --help`);
-  if (parsed.options['help'] || parsed.options['h']) return { kind: 'help' };
-  const options = resolveOptions(parsed.options, env);
-  if (options.version) return { kind: 'version' };
-  return { kind: 'run', options };
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}": flanneld takes only flags; see flanneld --help`);
+  if (parsed.values['help']) return { kind: 'help' };
+  const raw: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(FLAGS)) {
+    const value = parsed.values[spec.flag];
+    if (value !== undefined) raw[key] = value;
+  }
+  const resolved = resolveOptions(raw, env);
+  if (resolved.version) return { kind: 'version' };
+  return { kind: 'run', options: resolved };
 }
 
 export function helpText(): string {

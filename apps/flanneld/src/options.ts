@@ -142,6 +142,7 @@ export function envName(flag: string): string {
  * Rewrite single-dash long flags to `--name`, and flannel's klog `-v N` / `-v=N` to --log-level.
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
+  const boolFlags = new Set(Object.values(FLAGS).filter((spec) => spec.kind === 'bool').map((spec) => spec.flag));
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -155,7 +156,14 @@ export function normalizeArgv(argv: readonly string[]): string[] {
       out.push(`--log-level=${Number(level) >= 1 ? 'debug' : 'info'}`);
       continue;
     }
-    out.push(/^-[a-z][a-z0-9-]+/.test(arg) && !arg.startsWith('--') ? `-${arg}` : arg);
+    const long = /^--?([a-z][a-z0-9-]+)(=.*)?$/.exec(arg);
+    if (!long) {
+      out.push(arg);
+      continue;
+    }
+    const [, name = '', value] = long;
+    // Go booleans take no separate value: `-ip-masq` means true, `-ip-masq=false` false.
+    out.push(value === undefined && boolFlags.has(name) ? `--${name}=true` : `--${name}${value ?? ''}`);
   }
   return out;
 }
@@ -169,7 +177,7 @@ type RawValues = Readonly<Record<string, unknown>>;
 export function resolveOptions(raw: RawValues, env: Readonly<Record<string, string | undefined>>): FlanneldOptions {
   const known = new Map(Object.keys(FLAGS).map((key) => [key, key] as const));
   for (const key of Object.keys(raw)) {
-    if (key === '--' || key === 'help' || key === 'h' || known.has(key)) continue;
+    if (known.has(key)) continue;
     throw new UsageError(`unknown flag --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: see flanneld --help`);
   }
   const out: Record<string, unknown> = {};

@@ -56,6 +56,7 @@ describe('selectExternalInterface', () => {
       } catch (err) {
         return err;
       }
+      return undefined;
     })();
     expect(isFlannelError(noMatch, 'INTERFACE_NOT_FOUND')).toBe(true);
     expect((noMatch as Error).message).toMatch(/Failed to find interface to use that matches.*eth9.*interfaces here: lo, eth0, eth1, eth2/);

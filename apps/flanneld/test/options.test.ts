@@ -27,7 +27,13 @@ describe('flanneld flags', () => {
     expect(options.ipMasq).toBe(true);
     expect(options.subnetLeaseRenewMargin).toBe(30);
     expect(options.logLevel).toBe('debug');
-    expect(normalizeArgv(['-public-ip', '1.2.3.4', '-h', '--', '-x'])).toEqual(['--public-ip', '1.2.3.4', '-h', '--', '-x']);
+    expect(normalizeArgv(['-public-ip', '1.2.3.4', '-ip-masq', '-h', '--', '-x'])).toEqual(['--public-ip', '1.2.3.4', '--ip-masq=true', '-h', '--', '-x']);
+  });
+
+  it('keeps values exactly as given', () => {
+    expect(run(['--etcd-password', '007', '--iface', '10']).etcdPassword).toBe('007');
+    expect(run(['--etcd-password=0x10']).etcdPassword).toBe('0x10');
+    expect(run(['--iface', '10']).iface).toEqual(['10']);
   });
 
   it('reads FLANNELD_* variables for flags not on the command line', () => {

@@ -194,7 +194,7 @@ function resolveBound(
   }
   const bound = new IpNet(family, parsed.value, subnetLen);
   if (!bound.isMasked()) {
-    throw new ConfigError(name, `${name} is not on a SubnetLen boundary: ${text}; use ${bound.ipText()} rounded down to a /${subnetLen}, i.e. ${formatIP(family, bound.first)}`);
+    throw new ConfigError(name, `${name} is not on a SubnetLen boundary: ${text}; use ${formatIP(family, bound.first)} (the /${subnetLen} it falls in)`);
   }
   return bound;
 }

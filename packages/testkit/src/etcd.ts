@@ -79,7 +79,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
       await waitFor(
         async () => {
           if (started.exitCode !== null) throw new Error(`etcd exited with ${started.exitCode}: ${output.slice(-2000)}`);
-          if (scheme === 'https') return output.includes('ready to serve client requests') || output === '' ? await probeTcp(clientPort) : false;
+          if (scheme === 'https') return await probeTcp(clientPort);
           const res = await fetch(`${endpoint}/health`).catch(() => undefined);
           return res?.ok === true;
         },

@@ -1,0 +1,319 @@
+/**
+ * `flannelctl config set|get|validate`: the network config at `<prefix>/config` (flannel-compat.md §1.2, §2).
+ * Nothing invalid is ever written: a document goes through core's resolveNetworkConfig before the put, and a change
+ * that strands existing leases (they would no longer fit, so flanneld on their hosts would delete them) needs --force.
+ */
+import {
+  ConfigError,
+  FlannelError,
+  effectiveConfigJson,
+  errorMessage,
+  goJsonStringify,
+  isFlannelError,
+  parseNetworkConfig,
+  poolCapacity,
+  resolveNetworkConfig,
+  type NetworkConfig,
+  type SubnetPool,
+} from '@flannel-ts/core';
+import type { EtcdRegistry, SkippedEntry } from '@flannel-ts/lease-manager';
+import { defineCommand, type CommandGroup } from '../command.js';
+import type { CommandContext } from '../context.js';
+import { formatInlineValue, renderFields } from '../format.js';
+import { describeMisfit } from '../lease-fit.js';
+import { UsageError } from '../options.js';
+
+export interface ConfigSetArgs {
+  readonly network: string | undefined;
+  /** A file (or `-` for stdin) holding the whole JSON document. */
+  readonly file: string | undefined;
+  readonly subnetLen: number | undefined;
+  readonly subnetMin: string | undefined;
+  readonly subnetMax: string | undefined;
+  readonly backend: string | undefined;
+  /** `KEY=VALUE` items for the Backend object. */
+  readonly backendOptions: readonly string[];
+  readonly ipv6Network: string | undefined;
+  readonly ipv6SubnetLen: number | undefined;
+  readonly enableNFTables: boolean | undefined;
+  readonly noIPv4: boolean;
+  readonly force: boolean;
+}
+
+/** The config document the flags describe, in flannel's spelling. Only what was asked for is written. */
+export function buildConfigDocument(args: ConfigSetArgs): Record<string, unknown> {
+  const doc: Record<string, unknown> = {};
+  if (args.noIPv4) {
+    const v4Flags = [
+      args.network !== undefined && 'NETWORK',
+      args.subnetLen !== undefined && '--subnet-len',
+      args.subnetMin !== undefined && '--subnet-min',
+      args.subnetMax !== undefined && '--subnet-max',
+    ].filter(Boolean);
+    if (v4Flags.length > 0) throw new UsageError(`--no-ipv4 disables IPv4, so ${v4Flags.join(', ')} cannot be used with it: drop one or the other`);
+    doc['EnableIPv4'] = false;
+  } else {
+    if (args.network === undefined) {
+      throw new UsageError('missing NETWORK: give the IPv4 network, e.g. `flannelctl config set 10.1.0.0/16` (or --no-ipv4 with --ipv6-network, or --file FILE)');
+    }
+    doc['Network'] = args.network;
+    if (args.subnetLen !== undefined) doc['SubnetLen'] = args.subnetLen;
+    if (args.subnetMin !== undefined) doc['SubnetMin'] = args.subnetMin;
+    if (args.subnetMax !== undefined) doc['SubnetMax'] = args.subnetMax;
+  }
+  if (args.ipv6Network !== undefined) {
+    doc['EnableIPv6'] = true;
+    doc['IPv6Network'] = args.ipv6Network;
+    if (args.ipv6SubnetLen !== undefined) doc['IPv6SubnetLen'] = args.ipv6SubnetLen;
+  } else if (args.ipv6SubnetLen !== undefined) {
+    throw new UsageError('--ipv6-subnet-len needs --ipv6-network, e.g. --ipv6-network fc00::/48 --ipv6-subnet-len 64');
+  }
+  if (args.enableNFTables !== undefined) doc['EnableNFTables'] = args.enableNFTables;
+  // Without --backend or --backend-opt the Backend object is left out, which flannel reads as udp.
+  if (args.backend !== undefined || args.backendOptions.length > 0) {
+    const backend: Record<string, unknown> = { Type: args.backend ?? 'udp' };
+    for (const item of args.backendOptions) {
+      const [key, value] = parseBackendOption(item);
+      backend[key] = value;
+    }
+    doc['Backend'] = backend;
+  }
+  return doc;
+}
+
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
+/** `VNI=1` -> ['VNI', 1]; values that read as JSON numbers or booleans are written as such, others as strings. */
+export function parseBackendOption(item: string): [string, unknown] {
+  const eq = item.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--backend-opt takes KEY=VALUE, got "${item}", e.g. --backend-opt VNI=1`);
+  const key = item.slice(0, eq);
+  const raw = item.slice(eq + 1);
+  if (key.toLowerCase() === 'type') throw new UsageError('set the backend type with --backend, not --backend-opt Type=...');
+  if (raw === 'true' || raw === 'false') return [key, raw === 'true'];
+  if (JSON_NUMBER.test(raw)) return [key, Number(raw)];
+  return [key, raw];
+}
+
+export async function configSet(args: ConfigSetArgs, ctx: CommandContext): Promise<void> {
+  let document: unknown;
+  if (args.file !== undefined) {
+    const flags = [
+      args.network !== undefined && 'NETWORK',
+      args.subnetLen !== undefined && '--subnet-len',
+      args.subnetMin !== undefined && '--subnet-min',
+      args.subnetMax !== undefined && '--subnet-max',
+      args.backend !== undefined && '--backend',
+      args.backendOptions.length > 0 && '--backend-opt',
+      args.ipv6Network !== undefined && '--ipv6-network',
+      args.ipv6SubnetLen !== undefined && '--ipv6-subnet-len',
+      args.enableNFTables !== undefined && '--enable-nftables',
+      args.noIPv4 && '--no-ipv4',
+    ].filter(Boolean);
+    if (flags.length > 0) throw new UsageError(`--file writes the document as it is: drop ${flags.join(', ')} or put them in the file`);
+    const text = await readConfigFile(args.file, ctx);
+    parseNetworkConfig(text);
+    document = JSON.parse(text);
+  } else {
+    document = buildConfigDocument(args);
+  }
+
+  const config = resolveNetworkConfig(document);
+  const text = goJsonStringify(canonicalNetworks(document as Record<string, unknown>, config));
+
+  const { registry } = await ctx.openStore();
+  const listing = await registry.listLeases();
+  reportSkipped(listing.skipped, registry.subnetsPrefix, ctx);
+  const stranded = listing.leases.flatMap((lease) => {
+    const reason = describeMisfit(config, lease);
+    return reason === undefined ? [] : [{ lease, reason }];
+  });
+  const lines = stranded.map(({ lease, reason }) => `  ${lease.key}  public IP ${lease.attrs.publicIP}  (${reason})`);
+  if (stranded.length > 0 && !args.force) {
+    throw new FlannelError(
+      'LEASE_CONFLICT',
+      [
+        `the new config strands ${stranded.length} existing lease${stranded.length === 1 ? '' : 's'} (flanneld on ${stranded.length === 1 ? 'its host' : 'their hosts'} would delete ${stranded.length === 1 ? 'it' : 'them'} and move to a new subnet):`,
+        ...lines,
+        'nothing was written. Re-run with --force to write the config anyway, or revoke those leases first (flannelctl leases revoke SUBNET).',
+      ].join('\n'),
+    );
+  }
+  for (const { lease, reason } of stranded) {
+    ctx.warn(`lease ${lease.key} of ${lease.attrs.publicIP} no longer fits (${reason}); writing the config anyway (--force)`);
+  }
+  await registry.putConfigText(text);
+  ctx.out(`wrote ${registry.configKey}: ${text}`);
+}
+
+/** Network and IPv6Network written masked and in canonical text (`10.1.7.0/16` -> `10.1.0.0/16`), keeping key spelling. */
+function canonicalNetworks(document: Record<string, unknown>, config: NetworkConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(document)) {
+    const lower = key.toLowerCase();
+    if (lower === 'network' && config.ipv4 && typeof value === 'string') out[key] = config.ipv4.network.toString();
+    else if (lower === 'ipv6network' && config.ipv6 && typeof value === 'string') out[key] = config.ipv6.network.toString();
+    else out[key] = value;
+  }
+  return out;
+}
+
+async function readConfigFile(path: string, ctx: CommandContext): Promise<string> {
+  try {
+    return await ctx.readInput(path);
+  } catch (err) {
+    throw new ConfigError('config', `cannot read ${path === '-' ? 'stdin' : path} (${errorMessage(err)}): give an existing JSON file, or - for stdin`, { cause: err });
+  }
+}
+
+/** One warning per store entry that could not be read, with the command that removes it. */
+export function reportSkipped(skipped: readonly SkippedEntry[], subnetsPrefix: string, ctx: CommandContext): void {
+  for (const entry of skipped) {
+    const name = entry.key.slice(subnetsPrefix.length);
+    const hint = entry.key.startsWith(subnetsPrefix) && name !== '' && !name.includes('/') ? ` (delete it with \`flannelctl leases revoke ${name}\`)` : '';
+    ctx.warn(`skipping malformed lease ${entry.key}: ${entry.reason}${hint}`);
+  }
+}
+
+async function readStoredConfig(registry: EtcdRegistry): Promise<string> {
+  const text = await registry.getConfigText();
+  if (text === undefined) {
+    throw new FlannelError(
+      'CONFIG_NOT_FOUND',
+      `no network config at ${registry.configKey}: create one with \`flannelctl config set 10.1.0.0/16\` (or pass --etcd-prefix if the network lives under another prefix)`,
+    );
+  }
+  return text;
+}
+
+function parseStoredConfig(text: string, registry: EtcdRegistry): NetworkConfig {
+  try {
+    return parseNetworkConfig(text);
+  } catch (err) {
+    if (!isFlannelError(err)) throw err;
+    throw new ConfigError(
+      err instanceof ConfigError ? err.field : 'config',
+      `the config stored at ${registry.configKey} is invalid: ${err.message}. Show it with \`flannelctl config get --json\`, replace it with \`flannelctl config set\``,
+      { cause: err },
+    );
+  }
+}
+
+export async function configGet(args: { readonly json: boolean }, ctx: CommandContext): Promise<void> {
+  const { registry } = await ctx.openStore();
+  const text = await readStoredConfig(registry);
+  if (args.json) {
+    ctx.out(text);
+    return;
+  }
+  const config = parseStoredConfig(text, registry);
+  const backendGiven = Object.keys(JSON.parse(text) as object).some((name) => name.toLowerCase() === 'backend');
+  ctx.out(renderConfigSummary(config, registry.configKey, backendGiven));
+}
+
+export function renderConfigSummary(config: NetworkConfig, key: string, backendGiven: boolean): string {
+  const fields: [string, string][] = [['Key', key]];
+  const pool = (p: SubnetPool, v6: boolean) => {
+    const prefix = v6 ? 'IPv6' : '';
+    fields.push(
+      [v6 ? 'IPv6Network' : 'Network', p.network.toString()],
+      [`${prefix}SubnetLen`, String(p.subnetLen)],
+      [`${prefix}SubnetMin`, p.subnetMin.ipText()],
+      [`${prefix}SubnetMax`, p.subnetMax.ipText()],
+      [v6 ? 'IPv6 capacity' : 'Capacity', `${poolCapacity(p)} subnets`],
+    );
+  };
+  if (config.ipv4) pool(config.ipv4, false);
+  else fields.push(['IPv4', 'disabled']);
+  if (config.ipv6) pool(config.ipv6, true);
+  const options = Object.entries(config.backend)
+    .filter(([name]) => name.toLowerCase() !== 'type')
+    .map(([name, value]) => `${name}=${formatInlineValue(value)}`);
+  fields.push(['Backend', backendGiven ? config.backendType : `${config.backendType} (no Backend in the config: flannel's default)`]);
+  if (options.length > 0) fields.push(['Backend options', options.join(', ')]);
+  fields.push(['NFTables', config.enableNFTables ? 'enabled' : 'disabled']);
+  return renderFields(fields);
+}
+
+export async function configValidate(args: { readonly file: string | undefined }, ctx: CommandContext): Promise<void> {
+  let config: NetworkConfig;
+  if (args.file !== undefined) {
+    config = parseNetworkConfig(await readConfigFile(args.file, ctx));
+  } else {
+    const { registry } = await ctx.openStore();
+    config = parseStoredConfig(await readStoredConfig(registry), registry);
+  }
+  ctx.out(JSON.stringify(effectiveConfigJson(config), null, 2));
+}
+
+export const configGroup: CommandGroup = {
+  name: 'config',
+  summary: 'read, write and check the network config',
+  commands: [
+    defineCommand<ConfigSetArgs>({
+      name: 'set',
+      args: '[NETWORK]',
+      summary: 'validate and write the network config',
+      details:
+        'Builds the config from NETWORK and the flags (or takes a whole JSON document with --file), validates it as\n' +
+        'flanneld would, and writes it as compact JSON. Nothing invalid is written. A change that leaves existing\n' +
+        'leases outside the new config is refused, naming those leases, unless --force is given.\n' +
+        'Without --backend or --backend-opt the Backend object is left out, which flannel reads as udp.',
+      options: [
+        { flag: 'subnet-len', value: '<n>', help: 'per-host subnet prefix length (SubnetLen; default 24, or network prefix + 2 for small networks)' },
+        { flag: 'subnet-min', value: '<ip>', help: 'first subnet to allocate (SubnetMin)' },
+        { flag: 'subnet-max', value: '<ip>', help: 'last subnet to allocate (SubnetMax)' },
+        { flag: 'backend', value: '<type>', help: 'backend type (Backend.Type), e.g. vxlan, host-gw, udp, wireguard' },
+        { flag: 'backend-opt', value: '<key=value>', help: 'backend option, repeatable; numbers and true/false are written as JSON numbers/booleans' },
+        { flag: 'ipv6-network', value: '<cidr>', help: 'IPv6 network; sets EnableIPv6 and IPv6Network' },
+        { flag: 'ipv6-subnet-len', value: '<n>', help: 'per-host IPv6 subnet prefix length (IPv6SubnetLen)' },
+        { flag: 'enable-nftables', help: 'use nftables instead of iptables (EnableNFTables)' },
+        { flag: 'no-ipv4', help: 'disable IPv4 (EnableIPv4 false), for an IPv6-only network' },
+        { flag: 'file', value: '<file>', help: 'write this JSON document (- for stdin) instead of building one from flags' },
+        { flag: 'force', help: 'write even if existing leases no longer fit the new config' },
+      ],
+      examples: [
+        'flannelctl config set 10.1.0.0/16 --backend vxlan --backend-opt VNI=1',
+        'flannelctl config set 10.1.0.0/16 --subnet-len 26 --ipv6-network fc00::/48 --backend host-gw',
+        'flannelctl config set --file net-conf.json',
+      ],
+      parse: (positionals, o) => ({
+        network: positionals[0],
+        file: o.last('file'),
+        subnetLen: o.int('subnet-len'),
+        subnetMin: o.last('subnet-min'),
+        subnetMax: o.last('subnet-max'),
+        backend: o.last('backend'),
+        backendOptions: o.all('backend-opt'),
+        ipv6Network: o.last('ipv6-network'),
+        ipv6SubnetLen: o.int('ipv6-subnet-len'),
+        enableNFTables: o.bool('enable-nftables'),
+        noIPv4: o.bool('no-ipv4') ?? false,
+        force: o.bool('force') ?? false,
+      }),
+      run: configSet,
+    }),
+    defineCommand<{ json: boolean }>({
+      name: 'get',
+      args: '',
+      summary: 'show the network config',
+      details: 'Shows the stored config with defaults filled in and the number of subnets it can hand out.\nWith --json, prints the stored JSON document exactly as stored.',
+      options: [{ flag: 'json', help: 'print the stored JSON document as is' }],
+      examples: ['flannelctl config get', 'flannelctl config get --json --etcd-prefix /vxlan/network'],
+      parse: (_positionals, o) => ({ json: o.bool('json') ?? false }),
+      run: configGet,
+    }),
+    defineCommand<{ file: string | undefined }>({
+      name: 'validate',
+      args: '[FILE]',
+      summary: 'check a config and print it with defaults as JSON',
+      details:
+        'Validates FILE (- for stdin), or the config stored in etcd when no FILE is given, and prints the effective\n' +
+        'config with every default filled in. An invalid config exits 1 with the reason. With FILE, etcd is not used.',
+      options: [],
+      examples: ['flannelctl config validate net-conf.json', 'echo \'{"Network":"10.1.0.0/16"}\' | flannelctl config validate -', 'flannelctl config validate'],
+      parse: (positionals) => ({ file: positionals[0] }),
+      run: configValidate,
+    }),
+  ],
+};

@@ -1,0 +1,247 @@
+/**
+ * `flannelctl leases list|reserve|revoke`: the subnet leases under `<prefix>/subnets/` (flannel-compat.md §1.3-1.7).
+ * A reservation is a lease key without an etcd lease: it never expires, and the host whose PublicIP it names takes
+ * it when flanneld starts there. A reservation that does not fit the config would be deleted by that flanneld as
+ * incompatible, so it is refused here before anything is written.
+ */
+import { FlannelError, IpNet, normalizeIP, parseSubnetKey, type Lease, type LeaseAttrs, type LeaseSubnets } from '@flannel-ts/core';
+import { defineCommand, type CommandGroup } from '../command.js';
+import type { CommandContext } from '../context.js';
+import { formatRemaining, formatTime, renderTable } from '../format.js';
+import { describeMisfit } from '../lease-fit.js';
+import { UsageError } from '../options.js';
+import { reportSkipped } from './config.js';
+
+/** One lease in `leases list --json`. */
+export interface LeaseJson {
+  readonly key: string;
+  readonly subnet: string | null;
+  readonly ipv6Subnet: string | null;
+  readonly publicIP: string;
+  readonly publicIPv6: string | null;
+  readonly backendType: string | null;
+  readonly backendData: unknown;
+  /** ISO-8601; null for a reservation (or when the etcd lease ended while listing). */
+  readonly expiresAt: string | null;
+  readonly reserved: boolean;
+}
+
+export function leaseToJson(lease: Lease): LeaseJson {
+  return {
+    key: lease.key,
+    subnet: lease.subnet?.toString() ?? null,
+    ipv6Subnet: lease.ipv6Subnet?.toString() ?? null,
+    publicIP: lease.attrs.publicIP,
+    publicIPv6: lease.attrs.publicIPv6 ?? null,
+    backendType: lease.attrs.backendType ?? null,
+    backendData: lease.attrs.backendData ?? null,
+    expiresAt: typeof lease.expiresAt === 'number' ? formatTime(lease.expiresAt) : null,
+    reserved: lease.expiresAt === null,
+  };
+}
+
+function compareLeases(a: Lease, b: Lease): number {
+  const order = (x: IpNet | undefined, y: IpNet | undefined) => {
+    if (!x || !y) return x ? -1 : y ? 1 : 0;
+    return x.address < y.address ? -1 : x.address > y.address ? 1 : x.prefixLength - y.prefixLength;
+  };
+  return order(a.subnet, b.subnet) || order(a.ipv6Subnet, b.ipv6Subnet);
+}
+
+export function renderLeaseTable(leases: readonly Lease[], now: number): string {
+  const withV6Subnet = leases.some((l) => l.ipv6Subnet);
+  const withV6Ip = leases.some((l) => l.attrs.publicIPv6);
+  const headers = ['SUBNET', ...(withV6Subnet ? ['IPV6 SUBNET'] : []), 'PUBLIC IP', ...(withV6Ip ? ['PUBLIC IPV6'] : []), 'BACKEND', 'EXPIRES'];
+  const rows = leases.map((lease) => [
+    lease.subnet?.toString() ?? '-',
+    ...(withV6Subnet ? [lease.ipv6Subnet?.toString() ?? '-'] : []),
+    lease.attrs.publicIP,
+    ...(withV6Ip ? [lease.attrs.publicIPv6 ?? '-'] : []),
+    lease.attrs.backendType ?? '-',
+    formatExpiry(lease.expiresAt, now),
+  ]);
+  return renderTable(headers, rows);
+}
+
+function formatExpiry(expiresAt: number | null | undefined, now: number): string {
+  if (expiresAt === null) return 'reserved';
+  if (expiresAt === undefined) return 'unknown (etcd lease ended)';
+  return `${formatTime(expiresAt)} (${formatRemaining(expiresAt - now)})`;
+}
+
+export async function leasesList(args: { readonly json: boolean }, ctx: CommandContext): Promise<void> {
+  const { registry } = await ctx.openStore();
+  const listing = await registry.listLeases({ withExpiry: true, now: ctx.now });
+  reportSkipped(listing.skipped, registry.subnetsPrefix, ctx);
+  const leases = [...listing.leases].sort(compareLeases);
+  if (args.json) {
+    ctx.out(JSON.stringify(leases.map(leaseToJson), null, 2));
+    return;
+  }
+  if (leases.length === 0) {
+    ctx.err(`no leases under ${registry.subnetsPrefix}`);
+    return;
+  }
+  ctx.out(renderLeaseTable(leases, ctx.now()));
+}
+
+export interface ReserveArgs {
+  readonly subnet: string;
+  readonly publicIP: string;
+  readonly ipv6Subnet: string | undefined;
+  readonly publicIPv6: string | undefined;
+  readonly backendType: string | undefined;
+  readonly force: boolean;
+}
+
+function parseNetworkArg(text: string, family: 4 | 6, what: string, example: string): IpNet {
+  const net = IpNet.parse(text);
+  if (!net || net.family !== family) {
+    throw new FlannelError('CONFIG_INVALID', `${what} "${text}" is not an IPv${family} CIDR: write it as ${example}`);
+  }
+  if (!net.isMasked()) {
+    throw new FlannelError('CONFIG_INVALID', `${what} "${text}" has host bits set: use ${net.masked().toString()}`);
+  }
+  return net;
+}
+
+export async function leasesReserve(args: ReserveArgs, ctx: CommandContext): Promise<void> {
+  const subnet = parseNetworkArg(args.subnet, 4, 'SUBNET', '10.1.30.0/24');
+  const ipv6Subnet = args.ipv6Subnet === undefined ? undefined : parseNetworkArg(args.ipv6Subnet, 6, '--ipv6-subnet', 'fc00:0:0:1e::/64');
+  const publicIP = normalizeIP(4, args.publicIP);
+  if (publicIP === undefined) throw new FlannelError('CONFIG_INVALID', `--public-ip "${args.publicIP}" is not an IPv4 address: give the owner host's address, e.g. 192.0.2.10`);
+  const publicIPv6 = args.publicIPv6 === undefined ? undefined : normalizeIP(6, args.publicIPv6);
+  if (args.publicIPv6 !== undefined && publicIPv6 === undefined) {
+    throw new FlannelError('CONFIG_INVALID', `--public-ipv6 "${args.publicIPv6}" is not an IPv6 address, e.g. 2001:db8::10`);
+  }
+
+  const { manager, registry } = await ctx.openStore();
+  const config = await manager.getNetworkConfig();
+  const subnets: LeaseSubnets = { subnet, ipv6Subnet };
+  const misfit = describeMisfit(config, subnets);
+  if (misfit !== undefined) {
+    throw new FlannelError(
+      'CONFIG_INVALID',
+      `the reservation does not fit the network config: ${misfit}. flanneld on the owner host would delete it as incompatible; ` +
+        'pick a subnet the config hands out (see `flannelctl config get`)',
+    );
+  }
+  const attrs: LeaseAttrs = { publicIP, publicIPv6, backendType: args.backendType };
+  try {
+    await manager.reserveLease(subnets, attrs, { force: args.force });
+  } catch (err) {
+    if (err instanceof FlannelError && err.code === 'LEASE_CONFLICT') {
+      throw new FlannelError('LEASE_CONFLICT', `${err.message} (or pass --force to write the reservation anyway)`, { cause: err });
+    }
+    throw err;
+  }
+  const key = registry.leaseKey(subnets);
+  ctx.out(`reserved ${subnet}${ipv6Subnet ? ` and ${ipv6Subnet}` : ''} for ${publicIP}: ${key} (no expiry)`);
+}
+
+/**
+ * The store key a REVOKE argument names: the key form as stored (`10.1.30.0-24`, dual-stack keys, even a malformed
+ * key that `leases list` warned about), or a CIDR matched against each lease's IPv4 or IPv6 subnet.
+ */
+export async function leasesRevoke(args: { readonly subnet: string }, ctx: CommandContext): Promise<void> {
+  const { manager, registry } = await ctx.openStore();
+  const listing = await registry.listLeases();
+  let key: string | undefined;
+  let holder: string | undefined;
+  if (args.subnet.includes('/')) {
+    const net = IpNet.parse(args.subnet);
+    if (!net) throw new FlannelError('CONFIG_INVALID', `"${args.subnet}" is not a subnet: write it as 10.1.30.0/24 or in key form 10.1.30.0-24`);
+    const match = listing.leases.find((l) => (net.family === 4 ? l.subnet : l.ipv6Subnet)?.equals(net.masked()));
+    key = match?.key;
+    holder = match?.attrs.publicIP;
+  } else {
+    const exact = listing.leases.find((l) => l.key === args.subnet);
+    const malformed = listing.skipped.find((s) => s.key === registry.leaseKey(args.subnet));
+    if (exact || malformed) {
+      key = args.subnet;
+      holder = exact?.attrs.publicIP;
+    } else {
+      // Another spelling of a stored key: the IPv4 part of a dual-stack key, or e.g. upper-case IPv6.
+      const parsed = parseSubnetKey(args.subnet);
+      if (parsed.ok) {
+        const want = parsed.value;
+        const match = listing.leases.find(
+          (l) => (!want.subnet || sameNet(l.subnet, want.subnet)) && (!want.ipv6Subnet || sameNet(l.ipv6Subnet, want.ipv6Subnet)),
+        );
+        key = match?.key;
+        holder = match?.attrs.publicIP;
+      }
+    }
+  }
+  if (key === undefined) {
+    throw new FlannelError('LEASE_NOT_FOUND', `no lease ${args.subnet} under ${registry.subnetsPrefix}: see the leases with \`flannelctl leases list\``);
+  }
+  await manager.revokeLease(key);
+  ctx.out(`revoked ${registry.leaseKey(key)}${holder ? ` (held by ${holder})` : ''}`);
+}
+
+function sameNet(a: IpNet | undefined, b: IpNet): boolean {
+  return a !== undefined && a.equals(b);
+}
+
+export const leasesGroup: CommandGroup = {
+  name: 'leases',
+  summary: 'list, reserve and revoke subnet leases',
+  commands: [
+    defineCommand<{ json: boolean }>({
+      name: 'list',
+      args: '',
+      summary: 'list every lease with its owner and expiry',
+      details:
+        'EXPIRES shows when the etcd lease ends and the time left, or `reserved` for a key without an etcd lease.\n' +
+        'Entries that cannot be read are reported on stderr and skipped. --json prints an array of objects with\n' +
+        'key, subnet, ipv6Subnet, publicIP, publicIPv6, backendType, backendData, expiresAt and reserved.',
+      options: [{ flag: 'json', help: 'print the leases as a JSON array' }],
+      examples: ['flannelctl leases list', 'flannelctl leases list --json'],
+      parse: (_positionals, o) => ({ json: o.bool('json') ?? false }),
+      run: leasesList,
+    }),
+    defineCommand<ReserveArgs>({
+      name: 'reserve',
+      args: '<SUBNET>',
+      summary: 'reserve a subnet for a host (a lease that never expires)',
+      details:
+        'Writes SUBNET as a lease without an etcd lease, owned by the host with --public-ip. SUBNET must be one the\n' +
+        'config hands out (inside Network, a /SubnetLen, between SubnetMin and SubnetMax); otherwise flanneld on that\n' +
+        'host would delete it as incompatible. A subnet that overlaps an existing lease is refused unless --force.',
+      options: [
+        { flag: 'public-ip', value: '<ip>', help: 'IPv4 address of the host that owns the subnet (required)' },
+        { flag: 'ipv6-subnet', value: '<cidr>', help: 'IPv6 subnet, for a dual-stack network' },
+        { flag: 'public-ipv6', value: '<ip>', help: 'IPv6 address of the host' },
+        { flag: 'backend-type', value: '<type>', help: 'BackendType to record, e.g. vxlan (the host rewrites it when it starts)' },
+        { flag: 'force', help: 'write even if the subnet overlaps an existing lease' },
+      ],
+      examples: ['flannelctl leases reserve 10.1.30.0/24 --public-ip 192.0.2.10', 'flannelctl leases reserve 10.1.31.0/24 --public-ip 192.0.2.11 --ipv6-subnet fc00:0:0:1f::/64'],
+      parse: (positionals, o) => {
+        const publicIP = o.last('public-ip');
+        if (publicIP === undefined) throw new UsageError('missing --public-ip: name the host that owns the subnet, e.g. --public-ip 192.0.2.10');
+        return {
+          subnet: positionals[0] ?? '',
+          publicIP,
+          ipv6Subnet: o.last('ipv6-subnet'),
+          publicIPv6: o.last('public-ipv6'),
+          backendType: o.last('backend-type'),
+          force: o.bool('force') ?? false,
+        };
+      },
+      run: leasesReserve,
+    }),
+    defineCommand<{ subnet: string }>({
+      name: 'revoke',
+      args: '<SUBNET>',
+      summary: 'delete a lease or reservation',
+      details:
+        'SUBNET is a CIDR (10.1.30.0/24) or the key as stored (10.1.30.0-24, 10.1.30.0-24&fc00:0:0:1e::-64), including\n' +
+        'a malformed key reported by `leases list`. flanneld on the host that held the lease acquires a new one.',
+      options: [],
+      examples: ['flannelctl leases revoke 10.1.30.0/24', 'flannelctl leases revoke 10.1.30.0-24'],
+      parse: (positionals) => ({ subnet: positionals[0] ?? '' }),
+      run: leasesRevoke,
+    }),
+  ],
+};

@@ -2,6 +2,7 @@
  * The backends this build of flanneld can run, looked up by the config's `Backend.Type` (lower-cased). An explicit
  * map: nothing registers itself at import time.
  */
+import { udpBackend } from '@flannel-ts/backend-udp';
 import { ConfigError, type BackendFactory } from '@flannel-ts/core';
 
 /** flannel's `alloc`: a subnet lease and subnet.env, no data path (flannel-compat.md §5.6). */
@@ -20,6 +21,7 @@ export const allocBackend: BackendFactory<Record<string, never>> = {
 
 export const BACKENDS: Readonly<Record<string, BackendFactory<unknown>>> = {
   alloc: allocBackend as BackendFactory<unknown>,
+  udp: udpBackend as BackendFactory<unknown>,
 };
 
 /** Every backend type flannel knows; the ones not in BACKENDS are not built yet. */

@@ -18,6 +18,7 @@ import {
   type Logger,
   type NetworkConfig,
 } from '@flannel-ts/core';
+import { createHostNetwork } from '@flannel-ts/host-net';
 import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest } from '@flannel-ts/lease-manager';
 import { readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { BACKENDS, backendFactory } from './backends.js';
@@ -190,7 +191,7 @@ async function readPreviousSubnetEnv(path: string, log: Logger): Promise<SubnetE
 function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, log: Logger, signal: AbortSignal, backends: typeof BACKENDS): Backend {
   const factory = backendFactory(config.backendType, backends);
   const backendConfig = factory.parseConfig(config.backend);
-  return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, signal });
+  return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, host: createHostNetwork(), signal });
 }
 
 /** Acquires the lease, retrying while etcd is unreachable; other failures (e.g. a full network) are final. */

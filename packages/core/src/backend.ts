@@ -2,6 +2,7 @@
  * The contract between flanneld and a data-path backend (flannel's pkg/backend). A backend never talks to the
  * store: flanneld acquires the lease with what `prepare()` returns, then feeds the backend lease batches.
  */
+import type { HostNetwork } from './host-network.js';
 import type { Lease, LeaseAttrs, LeaseBatch } from './lease.js';
 import type { Logger } from './logger.js';
 import type { NetworkConfig } from './network-config.js';
@@ -23,6 +24,8 @@ export interface BackendDeps {
   readonly log: Logger;
   readonly network: NetworkConfig;
   readonly externalInterface: ExternalInterface;
+  /** Where the backend programs the kernel. */
+  readonly host: HostNetwork;
   readonly signal: AbortSignal;
 }
 

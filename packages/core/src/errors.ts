@@ -37,6 +37,21 @@ export class ConfigError extends FlannelError {
   }
 }
 
+/** A host command (ip, bridge, iptables) that failed; `failures` lists each failed line with its error. */
+export class HostCommandError extends FlannelError {
+  override readonly name = 'HostCommandError';
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+
+  constructor(command: string, exitCode: number | null, stderr: string, message: string) {
+    super('HOST_COMMAND_FAILED', message);
+    this.command = command;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
 export function isFlannelError(err: unknown, code?: FlannelErrorCode): err is FlannelError {
   return err instanceof FlannelError && (code === undefined || err.code === code);
 }

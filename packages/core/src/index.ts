@@ -1,4 +1,4 @@
-export { ERROR_CODES, FlannelError, ConfigError, isFlannelError, errorMessage } from './errors.js';
+export { ERROR_CODES, FlannelError, ConfigError, HostCommandError, isFlannelError, errorMessage } from './errors.js';
 export type { FlannelErrorCode } from './errors.js';
 export { IpNet, parseIP, parseIPv4, parseIPv6, formatIP, normalizeIP, familyBits } from './ip.js';
 export type { IpFamily } from './ip.js';
@@ -23,3 +23,4 @@ export { PeerLeaseSet } from './peer-leases.js';
 export { createLineLogger, silentLogger, LOG_LEVELS } from './logger.js';
 export type { Logger, LogLevel, LogFields, LineLoggerOptions } from './logger.js';
 export type { Backend, BackendDeps, BackendFactory, BackendRegistration, ExternalInterface } from './backend.js';
+export type { HostChange, HostNetwork, RouteEntry, AddressEntry, LinkEntry } from './host-network.js';

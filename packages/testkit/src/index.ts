@@ -9,3 +9,5 @@ export { createRecordingLogger } from './recording-logger.js';
 export type { RecordingLogger, LogRecord } from './recording-logger.js';
 export { startDaemon } from './daemon-process.js';
 export type { DaemonProcess } from './daemon-process.js';
+export { createNetns, deleteNetns, netnsHandle, sweepStaleNetns, uniqueName, run, NETNS_PREFIX } from './netns.js';
+export type { Netns } from './netns.js';

@@ -1,0 +1,125 @@
+/**
+ * flannel's udp backend (flannel-compat.md §5.1), wire-compatible: TUN `flannel0` addressed
+ * `<own subnet network address>/32` with MTU = external MTU - 28 and a route for the whole Network; a UDP socket on
+ * the external interface address and `Port` (default 8285); each datagram is exactly one raw IPv4 packet, sent to
+ * the peer's PublicIP on the same port. The lease carries only PublicIP (no BackendType), as flannel writes it.
+ *
+ * Beyond flannel: datagrams from addresses that are not a peer's PublicIP are dropped and counted.
+ */
+import { ConfigError, FlannelError, goJsonStringify, parseIPv4, type Backend, type BackendDeps, type BackendFactory, type Lease, type LeaseBatch } from '@flannel-ts/core';
+import { startForwarder, type Forwarder } from './forwarder.js';
+import { openTun } from './tun.js';
+
+export const DEFAULT_UDP_PORT = 8285;
+/** IPv4 header (20) + UDP header (8). */
+export const UDP_ENCAP_OVERHEAD = 28;
+
+export interface UdpConfig {
+  readonly port: number;
+  /** TUN name; `flannel%d` lets the kernel pick flannel0, flannel1, ... as flannel does. */
+  readonly deviceName: string;
+}
+
+export const udpBackend: BackendFactory<UdpConfig> = {
+  type: 'udp',
+  parseConfig(backend) {
+    let port: unknown = DEFAULT_UDP_PORT;
+    for (const [key, value] of Object.entries(backend)) if (key.toLowerCase() === 'port' && value !== undefined && value !== null) port = value;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ConfigError('Backend.Port', `Backend.Port must be a UDP port number from 1 to 65535, got ${goJsonStringify(port)}; flannel's default is 8285`);
+    }
+    return { port, deviceName: 'flannel%d' };
+  },
+  create: (config, deps) => new UdpBackend(config, deps),
+};
+
+class UdpBackend implements Backend {
+  readonly type = 'udp';
+  readonly #config: UdpConfig;
+  readonly #deps: BackendDeps;
+  #forwarder: Forwarder | undefined;
+  #device: string | undefined;
+  #address: string | undefined;
+
+  constructor(config: UdpConfig, deps: BackendDeps) {
+    this.#config = config;
+    this.#deps = deps;
+  }
+
+  get stats() {
+    return this.#forwarder?.stats;
+  }
+
+  async prepare() {
+    const { network, externalInterface: ext, log } = this.#deps;
+    if (!network.ipv4) throw new ConfigError('EnableIPv4', 'the udp backend carries IPv4 only: enable IPv4 (set Network) or pick vxlan for IPv6');
+    if (!ext.ipv4) throw new FlannelError('INTERFACE_NOT_FOUND', `interface ${ext.name} has no IPv4 address for the udp backend to bind`);
+    const mtu = ext.mtu - UDP_ENCAP_OVERHEAD;
+    const tun = openTun(this.#config.deviceName);
+    this.#device = tun.name;
+    try {
+      this.#forwarder = await startForwarder({ tun, bindAddress: ext.ipv4, port: this.#config.port });
+    } catch (err) {
+      tun.close();
+      throw new FlannelError('HOST_COMMAND_FAILED', `cannot bind UDP ${ext.ipv4}:${this.#config.port} (${(err as Error).message}): is another flanneld running?`, { cause: err });
+    }
+    await this.#deps.host.apply([{ kind: 'link', name: tun.name, mtu, up: true }]);
+    log.info('udp backend ready', { device: tun.name, mtu, listen: `${ext.ipv4}:${this.#config.port}` });
+    return { attrs: {}, mtu };
+  }
+
+  async attach(own: Lease) {
+    const device = this.#requireDevice();
+    const { network, host } = this.#deps;
+    if (!own.subnet || !network.ipv4) return;
+    const address = `${own.subnet.addressText()}/32`;
+    const changes = [];
+    if (this.#address && this.#address !== address) changes.push({ kind: 'address', action: 'delete', dev: device, cidr: this.#address } as const);
+    changes.push(
+      { kind: 'address', action: 'replace', dev: device, cidr: address } as const,
+      { kind: 'route', action: 'replace', dst: network.ipv4.network.toString(), dev: device, scope: 'global' } as const,
+    );
+    await host.apply(changes);
+    this.#address = address;
+    // ICMP errors come from the TUN address, as in flannel.
+    this.#requireForwarder().setTunAddress(Number(own.subnet.first));
+  }
+
+  async apply(batch: LeaseBatch) {
+    const peers = this.#requireForwarder().peers;
+    for (const event of batch) {
+      const subnet = event.lease.subnet;
+      if (!subnet) continue;
+      if (event.type === 'removed') peers.delete(subnet);
+      else if (this.#usable(event.lease)) peers.set(subnet, { address: event.lease.attrs.publicIP, port: this.#config.port });
+    }
+  }
+
+  async resync(leases: readonly Lease[]) {
+    const peers = this.#requireForwarder().peers;
+    peers.clear();
+    for (const lease of leases) if (lease.subnet && this.#usable(lease)) peers.set(lease.subnet, { address: lease.attrs.publicIP, port: this.#config.port });
+  }
+
+  async [Symbol.asyncDispose]() {
+    // The TUN device (and its routes) go with the process, as with flannel's udp proxy.
+    await this.#forwarder?.[Symbol.asyncDispose]();
+    this.#forwarder = undefined;
+  }
+
+  #usable(lease: Lease): boolean {
+    const ok = parseIPv4(lease.attrs.publicIP) !== undefined && lease.attrs.publicIP !== '0.0.0.0';
+    if (!ok) this.#deps.log.warn('ignoring peer without a public IPv4 address', { subnet: lease.key });
+    return ok;
+  }
+
+  #requireForwarder(): Forwarder {
+    if (!this.#forwarder) throw new FlannelError('USAGE', 'udp backend used before prepare()');
+    return this.#forwarder;
+  }
+
+  #requireDevice(): string {
+    if (!this.#device) throw new FlannelError('USAGE', 'udp backend used before prepare()');
+    return this.#device;
+  }
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { IpNet } from '@flannel-ts/core';
+import { PeerTable, buildNetUnreachable, decrementTtl, internetChecksum } from '../src/index.js';
+
+/** A minimal valid IPv4/UDP packet with a correct header checksum. */
+function packet(ttl: number, { src = '10.1.30.2', dst = '10.1.31.2', proto = 17, fragmentOffset = 0 } = {}): Buffer {
+  const p = Buffer.alloc(36);
+  p[0] = 0x45;
+  p.writeUInt16BE(p.length, 2);
+  p.writeUInt16BE(fragmentOffset, 6);
+  p[8] = ttl;
+  p[9] = proto;
+  src.split('.').forEach((o, i) => (p[12 + i] = Number(o)));
+  dst.split('.').forEach((o, i) => (p[16 + i] = Number(o)));
+  p.writeUInt16BE(internetChecksum(p, 0, 20), 10);
+  return p;
+}
+
+describe('decrementTtl', () => {
+  it('decrements and keeps the header checksum valid (RFC 1624)', () => {
+    for (const ttl of [2, 64, 128, 255]) {
+      const p = packet(ttl);
+      expect(decrementTtl(p)).toBe(true);
+      expect(p[8]).toBe(ttl - 1);
+      expect(internetChecksum(p, 0, 20)).toBe(0); // a valid header sums to zero
+    }
+  });
+
+  it('refuses to forward TTL 1 and 0', () => {
+    expect(decrementTtl(packet(1))).toBe(false);
+    expect(decrementTtl(packet(0))).toBe(false);
+  });
+});
+
+describe('buildNetUnreachable', () => {
+  it('sends ICMP type 3 code 0 back to the sender, quoting header + 8 bytes, TTL 8', () => {
+    const original = packet(64);
+    const icmp = buildNetUnreachable(original, 0x0a011e00);
+    expect(icmp.length).toBe(20 + 8 + 28);
+    expect(icmp[8]).toBe(8);
+    expect(icmp[9]).toBe(1);
+    expect([...icmp.subarray(12, 16)]).toEqual([10, 1, 30, 0]);
+    expect([...icmp.subarray(16, 20)]).toEqual([10, 1, 30, 2]);
+    expect([icmp[20], icmp[21]]).toEqual([3, 0]);
+    expect(internetChecksum(icmp, 0, 20)).toBe(0);
+    expect(internetChecksum(icmp, 20, icmp.length)).toBe(0);
+    expect(icmp.subarray(28).equals(original.subarray(0, 28))).toBe(true);
+  });
+});
+
+describe('PeerTable', () => {
+  const net = (t: string) => IpNet.parse(t)!;
+  const ip = (t: string) => t.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+
+  it('routes a destination to the peer owning its subnet, longest prefix first', () => {
+    const table = new PeerTable();
+    table.set(net('10.1.31.0/24'), { address: '192.0.2.12', port: 8285 });
+    table.set(net('10.1.32.0/24'), { address: '192.0.2.13', port: 8285 });
+    table.set(net('10.1.32.128/25'), { address: '192.0.2.14', port: 8285 });
+    expect(table.lookup(ip('10.1.31.7'))?.address).toBe('192.0.2.12');
+    expect(table.lookup(ip('10.1.32.7'))?.address).toBe('192.0.2.13');
+    expect(table.lookup(ip('10.1.32.200'))?.address).toBe('192.0.2.14');
+    expect(table.lookup(ip('10.1.33.1'))).toBeUndefined();
+  });
+
+  it('knows senders by public IP and forgets them with their last subnet', () => {
+    const table = new PeerTable();
+    table.set(net('10.1.31.0/24'), { address: '192.0.2.12', port: 8285 });
+    table.set(net('10.1.40.0/24'), { address: '192.0.2.12', port: 8285 });
+    expect(table.isKnownSender('192.0.2.12')).toBe(true);
+    table.delete(net('10.1.31.0/24'));
+    expect(table.isKnownSender('192.0.2.12')).toBe(true);
+    table.delete(net('10.1.40.0/24'));
+    expect(table.isKnownSender('192.0.2.12')).toBe(false);
+    expect(table.size).toBe(0);
+  });
+
+  it('replaces a subnet whose peer changed address', () => {
+    const table = new PeerTable();
+    table.set(net('10.1.31.0/24'), { address: '192.0.2.12', port: 8285 });
+    table.set(net('10.1.31.0/24'), { address: '192.0.2.99', port: 8285 });
+    expect(table.lookup(ip('10.1.31.1'))?.address).toBe('192.0.2.99');
+    expect(table.isKnownSender('192.0.2.12')).toBe(false);
+  });
+});

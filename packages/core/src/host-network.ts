@@ -1,0 +1,50 @@
+/**
+ * Kernel side effects as data: backends describe the links, addresses, routes, neighbours and FDB entries they
+ * want, and one HostNetwork implementation applies a whole list in one batch (`ip -batch`, `bridge -batch`).
+ * Backends thereby read as intent, and tests inspect the real result with `ip -j`.
+ */
+export type HostChange =
+  | { readonly kind: 'link'; readonly name: string; readonly mtu?: number; readonly up?: boolean }
+  | { readonly kind: 'address'; readonly action: 'replace' | 'delete'; readonly dev: string; readonly cidr: string }
+  | {
+      readonly kind: 'route';
+      readonly action: 'replace' | 'delete';
+      readonly dst: string;
+      readonly dev?: string;
+      readonly via?: string;
+      readonly onlink?: boolean;
+      readonly scope?: 'global' | 'link' | 'host';
+    }
+  | { readonly kind: 'neighbour'; readonly action: 'replace' | 'delete'; readonly dev: string; readonly address: string; readonly lladdr?: string }
+  | { readonly kind: 'fdb'; readonly action: 'replace' | 'append' | 'delete'; readonly dev: string; readonly lladdr: string; readonly dst: string };
+
+export interface RouteEntry {
+  readonly dst: string;
+  readonly dev?: string | undefined;
+  readonly gateway?: string | undefined;
+  readonly flags: readonly string[];
+  readonly scope?: string | undefined;
+}
+
+export interface AddressEntry {
+  readonly dev: string;
+  readonly cidr: string;
+  readonly family: 4 | 6;
+}
+
+export interface LinkEntry {
+  readonly name: string;
+  readonly index: number;
+  readonly mtu: number;
+  readonly up: boolean;
+  readonly kind?: string | undefined;
+  readonly address?: string | undefined;
+}
+
+export interface HostNetwork {
+  /** Applies the changes in order, batched; throws HostCommandError listing every line that failed. */
+  apply(changes: readonly HostChange[]): Promise<void>;
+  routes(filter?: { readonly dev?: string; readonly family?: 4 | 6 }): Promise<RouteEntry[]>;
+  addresses(dev: string): Promise<AddressEntry[]>;
+  link(name: string): Promise<LinkEntry | undefined>;
+}

@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -12,8 +13,10 @@ import { spawnTracked, stopProcess } from './processes.js';
 import { waitFor } from './wait.js';
 
 export interface EtcdServer extends AsyncDisposable {
-  /** Client URL, e.g. http://127.0.0.1:41234 */
+  /** Client URL, e.g. http://127.0.0.1:41234 (inside `netns` when one was given). */
   readonly endpoint: string;
+  /** A unix socket URL for clients in any namespace, e.g. the test process when etcd runs in a lab namespace. */
+  readonly localEndpoint: string;
   readonly clientPort: number;
   readonly dataDir: string;
   readonly pid: number | undefined;
@@ -27,6 +30,10 @@ export interface EtcdOptions {
   readonly extraArgs?: readonly string[];
   /** Client URL scheme; `https` needs TLS flags in extraArgs. */
   readonly scheme?: 'http' | 'https';
+  /** Run etcd inside this network namespace (`ip netns exec`), listening on `listenAddress`. */
+  readonly netns?: string;
+  readonly listenAddress?: string;
+  readonly clientPort?: number;
 }
 
 export function etcdBinary(): string {
@@ -38,15 +45,19 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
   const binary = etcdBinary();
   const base = existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
   const dataDir = await mkdtemp(join(base, 'flannel-ts-etcd-'));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
+  const host = options.listenAddress ?? '127.0.0.1';
+  const clientPort = options.clientPort ?? (options.netns ? 2379 : await freePort());
+  const peerPort = options.netns ? 2380 : await freePort();
   const scheme = options.scheme ?? 'http';
-  const endpoint = `${scheme}://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
+  const endpoint = `${scheme}://${host}:${clientPort}`;
+  const peer = `http://${host}:${peerPort}`;
+  // etcd names the socket file after the URL, port included: <dataDir>/etcd.sock:0
+  const socketPath = join(dataDir, 'etcd.sock:0');
+  const localEndpoint = `unix://${socketPath}`;
   const args = [
     '--name', 'test',
     '--data-dir', join(dataDir, 'data'),
-    '--listen-client-urls', endpoint,
+    '--listen-client-urls', `${endpoint},unix://etcd.sock:0`,
     '--advertise-client-urls', endpoint,
     '--listen-peer-urls', peer,
     '--initial-advertise-peer-urls', peer,
@@ -61,6 +72,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
 
   const server: EtcdServer = {
     endpoint,
+    localEndpoint,
     clientPort,
     dataDir,
     get pid() {
@@ -72,16 +84,16 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
     async start() {
       if (server.running) return;
       output = '';
-      child = spawnTracked(binary, args, { env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env['ETCD_UNSUPPORTED_ARCH'] ?? '' } });
+      const [command, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, binary, ...args]] : [binary, args];
+      child = spawnTracked(command, argv, { cwd: dataDir, env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env['ETCD_UNSUPPORTED_ARCH'] ?? '' } });
       child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
       const started = child;
       await waitFor(
         async () => {
           if (started.exitCode !== null) throw new Error(`etcd exited with ${started.exitCode}: ${output.slice(-2000)}`);
-          if (scheme === 'https') return await probeTcp(clientPort);
-          const res = await fetch(`${endpoint}/health`).catch(() => undefined);
-          return res?.ok === true;
+          if (scheme === 'https') return await probeUnix(socketPath);
+          return await healthOverUnix(socketPath);
         },
         { timeoutMs: 15_000, intervalMs: 20, what: `etcd on ${endpoint}` },
       );
@@ -103,10 +115,23 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
   return server;
 }
 
-async function probeTcp(port: number): Promise<boolean> {
+/** GET /health over the unix socket (works whatever namespace etcd's TCP listener is in). */
+function healthOverUnix(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpRequest({ socketPath, path: '/health', method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+async function probeUnix(socketPath: string): Promise<boolean> {
   const { connect } = await import('node:net');
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(socketPath);
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);

@@ -7,7 +7,7 @@
  * control plane only through the PeerTable (setPeer/deletePeer replace entries in place).
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { buildNetUnreachable, decrementTtl, destination, isNonFirstFragment, IPV4_HEADER_MIN, PROTO_ICMP } from './packet.js';
+import { buildNetUnreachable, decrementTtl, destination, IPV4_HEADER_MIN, mayAnswerWithIcmpError } from './packet.js';
 import { PeerTable } from './peer-table.js';
 import type { TunDevice } from './tun.js';
 
@@ -32,7 +32,7 @@ export interface ForwarderOptions {
   /** Local address and port the UDP socket binds to (flannel binds the interface address). */
   readonly bindAddress: string;
   readonly port: number;
-  /** The TUN address (own subnet network address), source of ICMP errors; settable once the lease is known. */
+  /** Source address of ICMP errors (see icmpSourceAddress); settable once the lease is known. */
   readonly tunAddress?: number;
   readonly socketBufferBytes?: number;
 }
@@ -94,7 +94,7 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
     const route = peers.lookup(destination(packet));
     if (!route) {
       stats.dropNoPeer++;
-      if (packet[9] !== PROTO_ICMP && !isNonFirstFragment(packet)) {
+      if (mayAnswerWithIcmpError(packet)) {
         if (tun.write(buildNetUnreachable(packet, tunAddress))) stats.icmpUnreachableSent++;
       }
       return;

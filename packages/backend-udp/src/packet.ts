@@ -63,3 +63,18 @@ export function buildNetUnreachable(original: Buffer, source: number): Buffer {
   packet.writeUInt16BE(internetChecksum(packet, 20, packet.length), 22);
   return packet;
 }
+
+/** ICMP error types (unreachable, source quench, redirect, time exceeded, parameter problem). */
+const ICMP_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
+
+/**
+ * Whether an ICMP error may be sent about this packet (RFC 1122 3.2.2): not for ICMP errors and not for
+ * fragments other than the first. flannel's proxy skips every ICMP packet, so a ping to a subnet no host holds
+ * just times out; we answer echo requests too.
+ */
+export function mayAnswerWithIcmpError(packet: Buffer): boolean {
+  if (isNonFirstFragment(packet)) return false;
+  if (packet[9] !== PROTO_ICMP) return true;
+  const headerLength = (packet[0]! & 0x0f) * 4;
+  return packet.length > headerLength && !ICMP_ERROR_TYPES.has(packet[headerLength]!);
+}

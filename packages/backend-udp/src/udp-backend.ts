@@ -6,7 +6,7 @@
  *
  * Beyond flannel: datagrams from addresses that are not a peer's PublicIP are dropped and counted.
  */
-import { ConfigError, FlannelError, goJsonStringify, parseIPv4, type Backend, type BackendDeps, type BackendFactory, type Lease, type LeaseBatch } from '@flannel-ts/core';
+import { ConfigError, FlannelError, goJsonStringify, parseIPv4, type IpNet, type Backend, type BackendDeps, type BackendFactory, type Lease, type LeaseBatch } from '@flannel-ts/core';
 import { startForwarder, type Forwarder } from './forwarder.js';
 import { openTun } from './tun.js';
 
@@ -32,6 +32,16 @@ export const udpBackend: BackendFactory<UdpConfig> = {
   },
   create: (config, deps) => new UdpBackend(config, deps),
 };
+
+/**
+ * The source of the ICMP errors the forwarder writes into the TUN. flannel uses the TUN's own address, which the
+ * kernel drops as a martian (a packet arriving with a local source), so the sender never hears of it. We use an
+ * address of the flannel network that is not local and routes back through flannel0: the network address, or
+ * when the own subnet holds it, the next subnet's.
+ */
+export function icmpSourceAddress(network: IpNet, own: IpNet): bigint {
+  return own.containsAddress(network.first) ? own.next().first : network.first;
+}
 
 class UdpBackend implements Backend {
   readonly type = 'udp';
@@ -81,8 +91,7 @@ class UdpBackend implements Backend {
     );
     await host.apply(changes);
     this.#address = address;
-    // ICMP errors come from the TUN address, as in flannel.
-    this.#requireForwarder().setTunAddress(Number(own.subnet.first));
+    this.#requireForwarder().setTunAddress(Number(icmpSourceAddress(network.ipv4.network, own.subnet)));
   }
 
   async apply(batch: LeaseBatch) {

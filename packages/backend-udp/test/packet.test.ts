@@ -83,3 +83,24 @@ describe('PeerTable', () => {
     expect(table.isKnownSender('192.0.2.12')).toBe(false);
   });
 });
+
+describe('mayAnswerWithIcmpError', () => {
+  const withIcmpType = (type: number) => {
+    const p = Buffer.alloc(28);
+    p[0] = 0x45;
+    p[9] = 1;
+    p[20] = type;
+    return p;
+  };
+  it('answers UDP/TCP and echo requests, never ICMP errors or later fragments', async () => {
+    const { mayAnswerWithIcmpError } = await import('../src/index.js');
+    expect(mayAnswerWithIcmpError(withIcmpType(8))).toBe(true); // echo request
+    for (const type of [3, 4, 5, 11, 12]) expect(mayAnswerWithIcmpError(withIcmpType(type))).toBe(false);
+    const udp = Buffer.alloc(28);
+    udp[0] = 0x45;
+    udp[9] = 17;
+    expect(mayAnswerWithIcmpError(udp)).toBe(true);
+    udp.writeUInt16BE(0x0010, 6); // fragment offset 16
+    expect(mayAnswerWithIcmpError(udp)).toBe(false);
+  });
+});

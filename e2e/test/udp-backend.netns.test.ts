@@ -1,0 +1,112 @@
+/**
+ * The udp backend across three hosts: each a network namespace on one underlay, with flanneld and a container.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLab, type Lab, type LabContainer } from '@flannel-ts/lab';
+import { waitFor } from '@flannel-ts/testkit';
+import { ping, tcpTransfer } from './net.js';
+
+let lab: Lab;
+let containers: LabContainer[];
+
+beforeAll(async () => {
+  lab = await startLab({ hosts: 3 });
+  await lab.flannelctl(['config', 'set', '10.1.0.0/16', '--backend', 'udp']);
+  for (const host of lab.hosts) await lab.startFlanneld(host);
+  containers = [];
+  for (const host of lab.hosts) containers.push(await lab.addContainer(host));
+  // Each flanneld has seen both peers.
+  for (const host of lab.hosts) await host.flanneld!.waitForOutput(/(peer added[\s\S]*){2}/);
+});
+
+afterAll(async () => {
+  await lab?.[Symbol.asyncDispose]();
+});
+
+describe('udp backend, 3 hosts', () => {
+  it('writes flannel subnet.env with MTU = underlay MTU - 28 and creates flannel0', async () => {
+    for (const host of lab.hosts) {
+      const env = await host.subnetEnv();
+      expect(env.network?.toString()).toBe('10.1.0.0/16');
+      expect(env.subnet?.prefixLength).toBe(24);
+      expect(env.mtu).toBe(1472);
+      const [link] = await host.ipJson<Array<{ mtu: number; flags: string[] }>>(['link', 'show', 'flannel0']);
+      expect(link?.mtu).toBe(1472);
+      const addrs = await host.ipJson<Array<{ addr_info: Array<{ local: string; prefixlen: number }> }>>(['-4', 'addr', 'show', 'flannel0']);
+      expect(addrs[0]?.addr_info[0]).toMatchObject({ local: env.subnet!.addressText(), prefixlen: 32 });
+      const routes = await host.ipJson<Array<{ dst: string; dev: string }>>(['route', 'show', '10.1.0.0/16']);
+      expect(routes).toEqual([expect.objectContaining({ dst: '10.1.0.0/16', dev: 'flannel0' })]);
+    }
+  });
+
+  it('lets every container ping every other container', async () => {
+    for (const from of containers) {
+      for (const to of containers) {
+        if (from === to) continue;
+        const result = await ping(from, to.ip);
+        expect(result.ok, `${from.ip} -> ${to.ip}\n${result.output}`).toBe(true);
+      }
+    }
+  });
+
+  it('carries a TCP transfer of several MB intact', async () => {
+    const result = await tcpTransfer(containers[0]!, containers[2]!, 8 * 1024 * 1024);
+    expect(result.receivedBytes).toBe(8 * 1024 * 1024);
+    expect(result.received).toBe(result.sent);
+  });
+
+  it('handles packets larger than the MTU as the kernel would', async () => {
+    const [c1, c2] = [containers[0]!, containers[1]!];
+    // Fragmentable: the container fragments to its MTU, every fragment crosses the overlay.
+    const big = await ping(c1, c2.ip, ['-c', '2', '-i', '0.2', '-W', '2', '-s', '4000']);
+    expect(big.ok, big.output).toBe(true);
+    expect(big.output).toMatch(/4008 bytes from/);
+    // Don't-fragment and too big: refused up front with the MTU named, not lost silently.
+    const df = await ping(c1, c2.ip, ['-c', '1', '-W', '2', '-M', 'do', '-s', '1472']);
+    expect(df.ok).toBe(false);
+    expect(df.output).toMatch(/message too long, mtu=1472/);
+    // Small packets keep flowing.
+    expect((await ping(c1, c2.ip)).ok).toBe(true);
+  });
+
+  it('answers "net unreachable" for a subnet no host holds', async () => {
+    const result = await ping(containers[0]!, '10.1.250.2', ['-c', '1', '-W', '2']);
+    expect(result.ok).toBe(false);
+    expect(result.output).toMatch(/Destination Net Unreachable/);
+  });
+
+  it('drops a host whose lease is revoked within seconds, while the others keep talking', async () => {
+    const [c1, c2, c3] = containers as [LabContainer, LabContainer, LabContainer];
+    const h3 = lab.hosts[2]!;
+    const h3Subnet = (await h3.subnetEnv()).subnet!;
+    expect(await lab.stopFlanneld(h3)).toBe(0);
+    const revokedAt = Date.now();
+    await lab.flannelctl(['leases', 'revoke', h3Subnet.toString()]);
+    await lab.hosts[0]!.flanneld!.waitForOutput(new RegExp(`peer removed subnet=${h3Subnet.ipText()}-24`), 10_000);
+    const seconds = (Date.now() - revokedAt) / 1000;
+    expect(seconds).toBeLessThan(5);
+    const gone = await ping(c1, c3.ip, ['-c', '1', '-W', '2']);
+    expect(gone.output).toMatch(/Destination Net Unreachable/);
+    expect((await ping(c1, c2.ip)).ok).toBe(true);
+    expect((await ping(c2, c1.ip)).ok).toBe(true);
+
+    // The host comes back: its previous subnet (from subnet.env) is free, so it gets it again.
+    await lab.startFlanneld(h3);
+    expect((await h3.subnetEnv()).subnet?.toString()).toBe(h3Subnet.toString());
+    await waitFor(async () => (await ping(c1, c3.ip, ['-c', '1', '-W', '1'])).ok, { timeoutMs: 15_000, what: 'host 3 reachable again' });
+  });
+
+  it('keeps the subnet across a flanneld restart and traffic resumes', async () => {
+    const h2 = lab.hosts[1]!;
+    const before = (await h2.subnetEnv()).subnet!.toString();
+    expect(await lab.stopFlanneld(h2)).toBe(0);
+    await lab.startFlanneld(h2);
+    expect((await h2.subnetEnv()).subnet?.toString()).toBe(before);
+    expect(h2.flanneld!.output()).toMatch(/reusing lease/);
+    const [c1, c2] = [containers[0]!, containers[1]!];
+    await waitFor(async () => (await ping(c1, c2.ip, ['-c', '1', '-W', '1'])).ok && (await ping(c2, c1.ip, ['-c', '1', '-W', '1'])).ok, {
+      timeoutMs: 15_000,
+      what: 'traffic after the restart',
+    });
+  });
+});

@@ -1,144 +1,101 @@
 /**
- * The packet loop between the TUN device and the UDP socket (flannel's proxy.c, in the same shape): a packet read
- * from the TUN goes, as one datagram holding exactly the raw IPv4 packet, to the peer whose subnet holds its
- * destination; a datagram from a known peer is written to the TUN. TTL is decremented both ways.
- *
- * The hot path does no logging and no awaiting, allocates only what Node's reads allocate, and touches the
- * control plane only through the PeerTable (setPeer/deletePeer replace entries in place).
+ * The udp data path: the TUN device and a UDP socket, moved between by two worker threads (one per direction,
+ * see datapath-worker.ts), so the packet loop never waits on the control plane and uses both cores. The main
+ * thread only opens the socket, starts the workers, and tells them about peers (the PeerTable here mirrors what
+ * they hold, for inspection); counters live in shared memory.
  */
-import { createSocket, type Socket } from 'node:dgram';
-import { buildNetUnreachable, decrementTtl, destination, IPV4_HEADER_MIN, mayAnswerWithIcmpError } from './packet.js';
-import { PeerTable } from './peer-table.js';
+import { once } from 'node:events';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { FlannelError, type IpNet } from '@flannel-ts/core';
+import type { ControlMessage, WorkerInit } from './datapath-worker.js';
+import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, ipv4ToNumber, loadLibc, sockaddrIn } from './libc.js';
+import { PeerTable, type PeerRoute } from './peer-table.js';
+import { STAT_NAMES, readStats, type ForwarderStats } from './stats.js';
 import type { TunDevice } from './tun.js';
-
-export interface ForwarderStats {
-  tunPackets: number;
-  tunBytes: number;
-  udpPacketsSent: number;
-  udpPacketsReceived: number;
-  udpBytesReceived: number;
-  tunWrites: number;
-  dropRunt: number;
-  dropNotIPv4: number;
-  dropNoPeer: number;
-  dropTtlExpired: number;
-  dropUnknownSender: number;
-  dropTunWriteFailed: number;
-  icmpUnreachableSent: number;
-}
 
 export interface ForwarderOptions {
   readonly tun: TunDevice;
   /** Local address and port the UDP socket binds to (flannel binds the interface address). */
   readonly bindAddress: string;
   readonly port: number;
-  /** Source address of ICMP errors (see icmpSourceAddress); settable once the lease is known. */
-  readonly tunAddress?: number;
   readonly socketBufferBytes?: number;
+  /** The compiled worker script (defaults to datapath-worker.js next to this module). */
+  readonly workerUrl?: URL;
 }
 
 export interface Forwarder extends AsyncDisposable {
-  readonly peers: PeerTable;
-  setTunAddress(address: number): void;
-  readonly stats: Readonly<ForwarderStats>;
+  /** What the workers route by (kept in step with them). */
+  readonly peers: Pick<PeerTable, 'lookup' | 'entries' | 'isKnownSender' | 'size'>;
   readonly port: number;
+  setPeer(subnet: IpNet, route: PeerRoute): void;
+  deletePeer(subnet: IpNet): void;
+  clearPeers(): void;
+  /** Source address (host-order number) of the ICMP errors written into the TUN. */
+  setIcmpSource(address: number): void;
+  stats(): ForwarderStats;
+}
+
+function openUdpSocket(address: string, port: number, bufferBytes: number): number {
+  const libc = loadLibc();
+  const fd = libc.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new FlannelError('HOST_COMMAND_FAILED', `cannot create a UDP socket (errno ${libc.errno()})`);
+  const size = Buffer.alloc(4);
+  size.writeInt32LE(bufferBytes, 0);
+  // Root may exceed net.core.[rw]mem_max (the *FORCE options); otherwise take what the limit allows.
+  if (libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) !== 0) libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
+  if (libc.setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, size, 4) !== 0) libc.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, size, 4);
+  if (libc.bind(fd, sockaddrIn(ipv4ToNumber(address), port), 16) !== 0) {
+    const errno = libc.errno();
+    libc.close(fd);
+    const reason = errno === 98 ? 'address already in use: is another flanneld running?' : errno === 99 ? 'address not on this host' : `errno ${errno}`;
+    throw new FlannelError('HOST_COMMAND_FAILED', `cannot bind UDP ${address}:${port} (${reason})`);
+  }
+  return fd;
 }
 
 export async function startForwarder(options: ForwarderOptions): Promise<Forwarder> {
   const { tun } = options;
+  const libc = loadLibc();
+  const udpFd = openUdpSocket(options.bindAddress, options.port, options.socketBufferBytes ?? 4 * 1024 * 1024);
+  const counters = new SharedArrayBuffer(STAT_NAMES.length * Float64Array.BYTES_PER_ELEMENT);
   const peers = new PeerTable();
-  let tunAddress = options.tunAddress ?? 0;
-  const stats: ForwarderStats = {
-    tunPackets: 0,
-    tunBytes: 0,
-    udpPacketsSent: 0,
-    udpPacketsReceived: 0,
-    udpBytesReceived: 0,
-    tunWrites: 0,
-    dropRunt: 0,
-    dropNotIPv4: 0,
-    dropNoPeer: 0,
-    dropTtlExpired: 0,
-    dropUnknownSender: 0,
-    dropTunWriteFailed: 0,
-    icmpUnreachableSent: 0,
-  };
-  const socket: Socket = createSocket({ type: 'udp4', reuseAddr: false });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(options.port, options.bindAddress, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  const bufferBytes = options.socketBufferBytes ?? 4 * 1024 * 1024;
-  try {
-    socket.setRecvBufferSize(bufferBytes);
-    socket.setSendBufferSize(bufferBytes);
-  } catch {
-    // Capped by net.core.[rw]mem_max: the defaults still work.
+  const workerUrl = options.workerUrl ?? new URL('./datapath-worker.js', import.meta.url);
+
+  const workers: Array<{ worker: Worker; control: MessagePort }> = [];
+  for (const role of ['tx', 'rx'] as const) {
+    const channel = new MessageChannel();
+    const init: WorkerInit = { role, tunFd: tun.fd, udpFd, counters, control: channel.port2 };
+    const worker = new Worker(workerUrl, { workerData: init, transferList: [channel.port2] });
+    workers.push({ worker, control: channel.port1 });
   }
-  socket.on('error', () => undefined);
-
-  tun.read((packet) => {
-    stats.tunPackets++;
-    stats.tunBytes += packet.length;
-    if (packet.length < IPV4_HEADER_MIN) {
-      stats.dropRunt++;
-      return;
-    }
-    if (packet[0]! >> 4 !== 4) {
-      stats.dropNotIPv4++;
-      return;
-    }
-    const route = peers.lookup(destination(packet));
-    if (!route) {
-      stats.dropNoPeer++;
-      if (mayAnswerWithIcmpError(packet)) {
-        if (tun.write(buildNetUnreachable(packet, tunAddress))) stats.icmpUnreachableSent++;
-      }
-      return;
-    }
-    if (!decrementTtl(packet)) {
-      stats.dropTtlExpired++;
-      return;
-    }
-    stats.udpPacketsSent++;
-    socket.send(packet, route.port, route.address);
-  });
-
-  socket.on('message', (packet, sender) => {
-    stats.udpPacketsReceived++;
-    stats.udpBytesReceived += packet.length;
-    if (!peers.isKnownSender(sender.address)) {
-      stats.dropUnknownSender++;
-      return;
-    }
-    if (packet.length < IPV4_HEADER_MIN) {
-      stats.dropRunt++;
-      return;
-    }
-    if (packet[0]! >> 4 !== 4) {
-      stats.dropNotIPv4++;
-      return;
-    }
-    if (!decrementTtl(packet)) {
-      stats.dropTtlExpired++;
-      return;
-    }
-    if (tun.write(packet)) stats.tunWrites++;
-    else stats.dropTunWriteFailed++;
-  });
+  await Promise.all(workers.map(({ worker }) => once(worker, 'online')));
+  const broadcast = (message: ControlMessage) => {
+    for (const { control } of workers) control.postMessage(message);
+  };
 
   return {
     peers,
-    stats,
-    setTunAddress(address) {
-      tunAddress = address;
+    port: options.port,
+    setPeer(subnet, route) {
+      peers.set(subnet, route);
+      broadcast({ type: 'set', network: Number(subnet.first), prefixLength: subnet.prefixLength, address: ipv4ToNumber(route.address), port: route.port });
     },
-    port: socket.address().port,
+    deletePeer(subnet) {
+      if (peers.delete(subnet)) broadcast({ type: 'delete', network: Number(subnet.first), prefixLength: subnet.prefixLength });
+    },
+    clearPeers() {
+      peers.clear();
+      broadcast({ type: 'clear' });
+    },
+    setIcmpSource(address) {
+      broadcast({ type: 'icmp-source', address });
+    },
+    stats: () => readStats(new Float64Array(counters)),
     async [Symbol.asyncDispose]() {
-      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      broadcast({ type: 'stop' });
+      await Promise.all(workers.map(({ worker }) => (worker.threadId >= 0 ? once(worker, 'exit') : undefined)));
+      for (const { control } of workers) control.close();
+      libc.close(udpFd);
       tun.close();
     },
   };

@@ -1,39 +1,23 @@
 /**
- * A TUN device from Node: `/dev/net/tun` opened non-blocking, named with the TUNSETIFF ioctl (called through koffi,
- * a prebuilt FFI), read through a libuv pipe handle (event-driven, one 'data' chunk per packet, closes cleanly)
- * and written with one write(2) per packet (a socket write could coalesce two packets into one).
+ * A TUN device: `/dev/net/tun` opened non-blocking and named with the TUNSETIFF ioctl (IFF_TUN | IFF_NO_PI), called
+ * through koffi. The data-path workers read and write the fd directly, one packet per read(2)/write(2).
  */
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
-import { Socket } from 'node:net';
-import koffi from 'koffi';
+import { closeSync, constants, openSync } from 'node:fs';
 import { FlannelError } from '@flannel-ts/core';
+import { loadLibc } from './libc.js';
 
 const TUNSETIFF = 0x400454ca;
 const IFF_TUN = 0x0001;
 const IFF_NO_PI = 0x1000;
 const IFNAMSIZ = 16;
 
-let ioctl: ((fd: number, request: number, arg: Buffer) => number) | undefined;
-
-function loadIoctl() {
-  if (!ioctl) {
-    const libc = koffi.load('libc.so.6');
-    ioctl = libc.func('int ioctl(int fd, unsigned long request, void *arg)') as (fd: number, request: number, arg: Buffer) => number;
-  }
-  return ioctl;
-}
-
 export interface TunDevice {
   readonly fd: number;
   readonly name: string;
-  /** Starts delivering packets; each call of `onPacket` gets one whole IP packet. */
-  read(onPacket: (packet: Buffer) => void): void;
-  /** Writes one packet; returns false when the kernel refused it (queue full). */
-  write(packet: Buffer): boolean;
   close(): void;
 }
 
-/** Opens a TUN device (IFF_TUN | IFF_NO_PI). `name` may hold `%d` for the kernel to pick the first free index. */
+/** Opens a TUN device. `name` may hold `%d` for the kernel to pick the first free index (flannel asks `flannel%d`). */
 export function openTun(name = 'flannel%d'): TunDevice {
   if (Buffer.byteLength(name) >= IFNAMSIZ) throw new FlannelError('USAGE', `TUN name "${name}" is longer than ${IFNAMSIZ - 1} bytes`);
   let fd: number;
@@ -45,40 +29,20 @@ export function openTun(name = 'flannel%d'): TunDevice {
   const ifr = Buffer.alloc(40);
   ifr.write(name, 0, 'latin1');
   ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ);
-  if (loadIoctl()(fd, TUNSETIFF, ifr) !== 0) {
-    const errno = koffi.errno();
+  const libc = loadLibc();
+  if (libc.ioctl(fd, TUNSETIFF, ifr) !== 0) {
+    const errno = libc.errno();
     closeSync(fd);
-    throw new FlannelError('HOST_COMMAND_FAILED', `TUNSETIFF ${name} failed (errno ${errno}): is another process holding the device, or is CAP_NET_ADMIN missing?`);
+    throw new FlannelError('HOST_COMMAND_FAILED', `TUNSETIFF ${name} failed (errno ${errno}): is CAP_NET_ADMIN missing, or the name taken?`);
   }
-  const actualName = ifr.toString('latin1', 0, IFNAMSIZ).replace(/\0[\s\S]*$/, '');
-  let socket: Socket | undefined;
   let closed = false;
   return {
     fd,
-    name: actualName,
-    read(onPacket) {
-      // process.binding('pipe_wrap') is the one way to give libuv a TUN fd for event-driven reads.
-      const { Pipe, constants: pipeConstants } = (process as unknown as { binding(name: string): { Pipe: new (type: number) => { open(fd: number): void }; constants: { SOCKET: number } } }).binding('pipe_wrap');
-      const handle = new Pipe(pipeConstants.SOCKET);
-      handle.open(fd);
-      socket = new Socket({ handle, readable: true, writable: false } as unknown as ConstructorParameters<typeof Socket>[0]);
-      socket.on('data', onPacket);
-      socket.on('error', () => undefined);
-    },
-    write(packet) {
-      try {
-        writeSync(fd, packet);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    name: ifr.toString('latin1', 0, IFNAMSIZ).replace(/\0[\s\S]*$/, ''),
     close() {
       if (closed) return;
       closed = true;
-      // Closing the pipe handle closes the fd; without a reader the fd is closed directly.
-      if (socket) socket.destroy();
-      else closeSync(fd);
+      closeSync(fd);
     },
   };
 }

@@ -56,8 +56,9 @@ class UdpBackend implements Backend {
     this.#deps = deps;
   }
 
-  get stats() {
-    return this.#forwarder?.stats;
+  /** Data-path counters (packets, bytes, drops by reason). */
+  stats() {
+    return this.#forwarder?.stats();
   }
 
   async prepare() {
@@ -71,7 +72,7 @@ class UdpBackend implements Backend {
       this.#forwarder = await startForwarder({ tun, bindAddress: ext.ipv4, port: this.#config.port });
     } catch (err) {
       tun.close();
-      throw new FlannelError('HOST_COMMAND_FAILED', `cannot bind UDP ${ext.ipv4}:${this.#config.port} (${(err as Error).message}): is another flanneld running?`, { cause: err });
+      throw err;
     }
     await this.#deps.host.apply([{ kind: 'link', name: tun.name, mtu, up: true }]);
     log.info('udp backend ready', { device: tun.name, mtu, listen: `${ext.ipv4}:${this.#config.port}` });
@@ -91,23 +92,23 @@ class UdpBackend implements Backend {
     );
     await host.apply(changes);
     this.#address = address;
-    this.#requireForwarder().setTunAddress(Number(icmpSourceAddress(network.ipv4.network, own.subnet)));
+    this.#requireForwarder().setIcmpSource(Number(icmpSourceAddress(network.ipv4.network, own.subnet)));
   }
 
   async apply(batch: LeaseBatch) {
-    const peers = this.#requireForwarder().peers;
+    const forwarder = this.#requireForwarder();
     for (const event of batch) {
       const subnet = event.lease.subnet;
       if (!subnet) continue;
-      if (event.type === 'removed') peers.delete(subnet);
-      else if (this.#usable(event.lease)) peers.set(subnet, { address: event.lease.attrs.publicIP, port: this.#config.port });
+      if (event.type === 'removed') forwarder.deletePeer(subnet);
+      else if (this.#usable(event.lease)) forwarder.setPeer(subnet, { address: event.lease.attrs.publicIP, port: this.#config.port });
     }
   }
 
   async resync(leases: readonly Lease[]) {
-    const peers = this.#requireForwarder().peers;
-    peers.clear();
-    for (const lease of leases) if (lease.subnet && this.#usable(lease)) peers.set(lease.subnet, { address: lease.attrs.publicIP, port: this.#config.port });
+    const forwarder = this.#requireForwarder();
+    forwarder.clearPeers();
+    for (const lease of leases) if (lease.subnet && this.#usable(lease)) forwarder.setPeer(lease.subnet, { address: lease.attrs.publicIP, port: this.#config.port });
   }
 
   async [Symbol.asyncDispose]() {

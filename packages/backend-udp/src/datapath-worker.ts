@@ -1,0 +1,173 @@
+/**
+ * One direction of the udp data path, in its own thread, as a tight syscall loop (flannel's proxy.c, in the same
+ * shape): poll, then drain up to a batch of packets with read/recvfrom and pass each on with sendto/write.
+ * No logging, no allocation per forwarded packet, no promise: the control plane reaches the loop only through
+ * messages (peer added/removed) picked up between batches.
+ *
+ *   tx: TUN -> UDP   read a packet, find the peer owning its destination, decrement TTL, sendto the peer
+ *   rx: UDP -> TUN   recvfrom a datagram, accept it only from a known peer, decrement TTL, write it to the TUN
+ */
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { EAGAIN, EINTR, MSG_DONTWAIT, POLLIN, loadLibc, sockaddrIn } from './libc.js';
+import { buildNetUnreachable, decrementTtl, IPV4_HEADER_MIN, mayAnswerWithIcmpError } from './packet.js';
+import { STAT_INDEX } from './stats.js';
+
+export type ControlMessage =
+  | { readonly type: 'set'; readonly network: number; readonly prefixLength: number; readonly address: number; readonly port: number }
+  | { readonly type: 'delete'; readonly network: number; readonly prefixLength: number }
+  | { readonly type: 'clear' }
+  | { readonly type: 'icmp-source'; readonly address: number }
+  | { readonly type: 'stop' };
+
+export interface WorkerInit {
+  readonly role: 'tx' | 'rx';
+  readonly tunFd: number;
+  readonly udpFd: number;
+  readonly counters: SharedArrayBuffer;
+  readonly control: MessagePort;
+}
+
+const BATCH = 256;
+const POLL_TIMEOUT_MS = 100;
+const BUFFER_BYTES = 65536;
+
+interface Route {
+  readonly sockaddr: Buffer;
+  readonly address: number;
+}
+
+const init = workerData as WorkerInit;
+const libc = loadLibc();
+const counters = new Float64Array(init.counters);
+const S = STAT_INDEX;
+
+/** prefix length -> masked network -> route; lengths kept longest first. */
+const routes = new Map<number, Map<number, Route>>();
+let lengths: number[] = [];
+/** sender address -> number of subnets it serves */
+const senders = new Map<number, number>();
+let icmpSource = 0;
+let running = true;
+
+const maskOf = (length: number) => (length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0);
+
+function removeRoute(network: number, prefixLength: number): void {
+  const table = routes.get(prefixLength);
+  const route = table?.get(network);
+  if (!table || !route) return;
+  table.delete(network);
+  if (table.size === 0) {
+    routes.delete(prefixLength);
+    lengths = [...routes.keys()].sort((a, b) => b - a);
+  }
+  const count = (senders.get(route.address) ?? 1) - 1;
+  if (count > 0) senders.set(route.address, count);
+  else senders.delete(route.address);
+}
+
+function handleControl(message: ControlMessage): void {
+  switch (message.type) {
+    case 'set': {
+      removeRoute(message.network, message.prefixLength);
+      let table = routes.get(message.prefixLength);
+      if (!table) {
+        table = new Map();
+        routes.set(message.prefixLength, table);
+        lengths = [...routes.keys()].sort((a, b) => b - a);
+      }
+      table.set(message.network, { sockaddr: sockaddrIn(message.address, message.port), address: message.address });
+      senders.set(message.address, (senders.get(message.address) ?? 0) + 1);
+      break;
+    }
+    case 'delete':
+      removeRoute(message.network, message.prefixLength);
+      break;
+    case 'clear':
+      routes.clear();
+      lengths = [];
+      senders.clear();
+      break;
+    case 'icmp-source':
+      icmpSource = message.address;
+      break;
+    case 'stop':
+      running = false;
+      break;
+  }
+}
+
+function drainControl(): void {
+  for (let entry = receiveMessageOnPort(init.control); entry; entry = receiveMessageOnPort(init.control)) handleControl(entry.message as ControlMessage);
+}
+
+function lookup(destination: number): Route | undefined {
+  for (const length of lengths) {
+    const route = routes.get(length)!.get((destination & maskOf(length)) >>> 0);
+    if (route) return route;
+  }
+  return undefined;
+}
+
+const buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+const pollFd = Buffer.alloc(8);
+pollFd.writeInt32LE(init.role === 'tx' ? init.tunFd : init.udpFd, 0);
+pollFd.writeInt16LE(POLLIN, 4);
+
+function forwardFromTun(length: number): void {
+  counters[S.tunPackets]!++;
+  counters[S.tunBytes]! += length;
+  if (length < IPV4_HEADER_MIN) return void counters[S.dropRunt]!++;
+  if (buffer[0]! >> 4 !== 4) return void counters[S.dropNotIPv4]!++;
+  const route = lookup(buffer.readUInt32BE(16));
+  if (!route) {
+    counters[S.dropNoPeer]!++;
+    const packet = buffer.subarray(0, length);
+    if (mayAnswerWithIcmpError(packet)) {
+      const icmp = buildNetUnreachable(packet, icmpSource);
+      if (libc.write(init.tunFd, icmp, icmp.length) > 0) counters[S.icmpUnreachableSent]!++;
+    }
+    return;
+  }
+  if (!decrementTtl(buffer)) return void counters[S.dropTtlExpired]!++;
+  if (libc.sendto(init.udpFd, buffer, length, 0, route.sockaddr, 16) < 0) counters[S.dropUdpSendFailed]!++;
+  else counters[S.udpPacketsSent]!++;
+}
+
+const senderAddress = Buffer.alloc(16);
+const senderLength = Buffer.alloc(4);
+
+function forwardFromUdp(length: number): void {
+  counters[S.udpPacketsReceived]!++;
+  counters[S.udpBytesReceived]! += length;
+  if (!senders.has(senderAddress.readUInt32BE(4))) return void counters[S.dropUnknownSender]!++;
+  if (length < IPV4_HEADER_MIN) return void counters[S.dropRunt]!++;
+  if (buffer[0]! >> 4 !== 4) return void counters[S.dropNotIPv4]!++;
+  if (!decrementTtl(buffer)) return void counters[S.dropTtlExpired]!++;
+  if (libc.write(init.tunFd, buffer, length) < 0) counters[S.dropTunWriteFailed]!++;
+  else counters[S.tunWrites]!++;
+}
+
+while (running) {
+  drainControl();
+  const ready = libc.poll(pollFd, 1, POLL_TIMEOUT_MS);
+  if (ready <= 0) continue;
+  // Peer changes posted while we slept apply to the packets that woke us.
+  drainControl();
+  for (let i = 0; i < BATCH && running; i++) {
+    let length: number;
+    if (init.role === 'tx') {
+      length = libc.read(init.tunFd, buffer, BUFFER_BYTES);
+    } else {
+      senderLength.writeUInt32LE(16, 0);
+      length = libc.recvfrom(init.udpFd, buffer, BUFFER_BYTES, MSG_DONTWAIT, senderAddress, senderLength);
+    }
+    if (length < 0) {
+      const errno = libc.errno();
+      if (errno === EAGAIN || errno === EINTR) break;
+      break;
+    }
+    if (init.role === 'tx') forwardFromTun(length);
+    else forwardFromUdp(length);
+  }
+}
+init.control.close();

@@ -25,6 +25,8 @@ export interface WorkerInit {
   readonly udpFd: number;
   readonly counters: SharedArrayBuffer;
   readonly control: MessagePort;
+  /** Bumped by the main thread after each control message, so the loop only drains the port when needed. */
+  readonly generation: SharedArrayBuffer;
 }
 
 const BATCH = 256;
@@ -96,7 +98,13 @@ function handleControl(message: ControlMessage): void {
   }
 }
 
+const generation = new Int32Array(init.generation);
+let seenGeneration = 0;
+
 function drainControl(): void {
+  const current = Atomics.load(generation, 0);
+  if (current === seenGeneration) return;
+  seenGeneration = current;
   for (let entry = receiveMessageOnPort(init.control); entry; entry = receiveMessageOnPort(init.control)) handleControl(entry.message as ControlMessage);
 }
 

@@ -61,16 +61,19 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
   const peers = new PeerTable();
   const workerUrl = options.workerUrl ?? new URL('./datapath-worker.js', import.meta.url);
 
+  const generation = new SharedArrayBuffer(4);
+  const generationView = new Int32Array(generation);
   const workers: Array<{ worker: Worker; control: MessagePort }> = [];
   for (const role of ['tx', 'rx'] as const) {
     const channel = new MessageChannel();
-    const init: WorkerInit = { role, tunFd: tun.fd, udpFd, counters, control: channel.port2 };
+    const init: WorkerInit = { role, tunFd: tun.fd, udpFd, counters, control: channel.port2, generation };
     const worker = new Worker(workerUrl, { workerData: init, transferList: [channel.port2] });
     workers.push({ worker, control: channel.port1 });
   }
   await Promise.all(workers.map(({ worker }) => once(worker, 'online')));
   const broadcast = (message: ControlMessage) => {
     for (const { control } of workers) control.postMessage(message);
+    Atomics.add(generationView, 0, 1);
   };
 
   return {

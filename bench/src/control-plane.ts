@@ -35,7 +35,13 @@ async function timeUntilFile(command: string, args: string[], file: string): Pro
     }
   } finally {
     child.kill('SIGTERM');
-    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    const exited = new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    const timer = setTimeout(() => {
+      process.stderr.write(`${command} did not stop within 5 s of SIGTERM; killing it\n${stderr}\n`);
+      child.kill('SIGKILL');
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
@@ -45,14 +51,12 @@ async function main() {
   const client = connectEtcd({ endpoints: [etcd.endpoint] });
   await client.put('/coreos.com/network/config').value('{"Network":"10.0.0.0/12","Backend":{"Type":"alloc"}}').exec();
 
-  process.stderr.write(`etcd at ${etcd.endpoint}\n`);
   // 1. start -> subnet.env
   const fresh: number[] = [];
   const restart: number[] = [];
   const floor: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     const args = (file: string) => [`--etcd-endpoints=${etcd.endpoint}`, '--iface=lo', `--public-ip=192.0.2.${run + 1}`, `--subnet-file=${file}`];
-    process.stderr.write(`run ${run}\n`);
     fresh.push(await timeUntilFile(FLANNELD, args(join(dir.path, `fresh-${run}.env`)), join(dir.path, `fresh-${run}.env`)));
     restart.push(await timeUntilFile(FLANNELD, args(join(dir.path, `again-${run}.env`)), join(dir.path, `again-${run}.env`)));
     const target = join(dir.path, `floor-${run}`);

@@ -45,3 +45,43 @@ export async function tcpTransfer(from: LabContainer, to: LabContainer, bytes: n
   const result = JSON.parse(serverOut.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { hash?: string; n?: number };
   return { sent: clientOut.trim(), received: result.hash ?? '', receivedBytes: result.n ?? 0 };
 }
+
+/** An IPv4/UDP packet (header checksum set, UDP checksum 0 = none) to put inside a flannel udp datagram. */
+export function innerUdpPacket(source: string, destination: string, port: number, payload: string): Buffer {
+  const data = Buffer.from(payload);
+  const packet = Buffer.alloc(28 + data.length);
+  packet[0] = 0x45;
+  packet.writeUInt16BE(packet.length, 2);
+  packet[8] = 64;
+  packet[9] = 17;
+  source.split('.').forEach((octet, i) => (packet[12 + i] = Number(octet)));
+  destination.split('.').forEach((octet, i) => (packet[16 + i] = Number(octet)));
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += packet.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  packet.writeUInt16BE(~sum & 0xffff, 10);
+  packet.writeUInt16BE(40000, 20);
+  packet.writeUInt16BE(port, 22);
+  packet.writeUInt16BE(8 + data.length, 24);
+  data.copy(packet, 28);
+  return packet;
+}
+
+/** Sends one UDP datagram from `bindAddress` inside a namespace to `to`:8285 (flannel's udp port). */
+export async function sendDatagram(namespace: string, bindAddress: string, to: string, payload: Buffer): Promise<void> {
+  const script = `const s=require('dgram').createSocket('udp4');s.bind(0,'${bindAddress}',()=>s.send(Buffer.from('${payload.toString('hex')}','hex'),8285,'${to}',()=>s.close()))`;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', script], { stdio: 'inherit' });
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`sender exited ${code}`))));
+  });
+}
+
+/** A UDP listener inside a container; returns a function giving everything received so far, and stop(). */
+export async function listenUdp(container: LabContainer, port: number): Promise<(() => string) & { stop(): void }> {
+  const child = spawn('ip', ['netns', 'exec', container.name, process.execPath, '-e', `const s=require('dgram').createSocket('udp4');s.on('message',m=>process.stdout.write(m.toString()+'\\n'));s.bind(${port},'${container.ip}',()=>process.stdout.write('ready\\n'))`]);
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise<void>((resolve) => child.stdout.on('data', () => output.includes('ready') && resolve()));
+  return Object.assign(() => output, { stop: () => void child.kill() });
+}
+

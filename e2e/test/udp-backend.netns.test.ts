@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab, type LabContainer } from '@flannel-ts/lab';
 import { waitFor } from '@flannel-ts/testkit';
-import { ping, tcpTransfer } from './net.js';
+import { innerUdpPacket, listenUdp, ping, sendDatagram, tcpTransfer } from './net.js';
 
 let lab: Lab;
 let containers: LabContainer[];
@@ -67,6 +67,27 @@ describe('udp backend, 3 hosts', () => {
     expect(df.output).toMatch(/message too long, mtu=1472/);
     // Small packets keep flowing.
     expect((await ping(c1, c2.ip)).ok).toBe(true);
+  });
+
+  it('accepts datagrams only from peers, and counts the others', async () => {
+    const [c1, c2] = [containers[0]!, containers[1]!];
+    const received = await listenUdp(c1, 9999);
+    try {
+      // The same raw packet (UDP from c2 to c1), sent to host 1's flannel port by a stranger and by host 2.
+      await sendDatagram(lab.switchNamespace, '192.0.2.1', lab.hosts[0]!.underlayIp, innerUdpPacket(c2.ip, c1.ip, 9999, 'from-stranger'));
+      await sendDatagram(lab.hosts[1]!.name, lab.hosts[1]!.underlayIp, lab.hosts[0]!.underlayIp, innerUdpPacket(c2.ip, c1.ip, 9999, 'from-peer'));
+      await waitFor(() => received().includes('from-peer'), { what: 'the datagram sent by the peer' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(received()).not.toContain('from-stranger');
+    } finally {
+      received.stop();
+    }
+    // Counted: flanneld reports its data-path counters when it stops.
+    const h1 = lab.hosts[0]!;
+    await lab.stopFlanneld(h1);
+    expect(h1.lastFlanneld?.output()).toMatch(/udp data path counters .*dropUnknownSender=1\b/);
+    await lab.startFlanneld(h1);
+    await waitFor(async () => (await ping(c1, c2.ip, ['-c', '1', '-W', '1'])).ok, { timeoutMs: 15_000, what: 'host 1 back' });
   });
 
   it('answers "net unreachable" for a subnet no host holds', async () => {

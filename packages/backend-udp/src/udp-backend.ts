@@ -113,7 +113,9 @@ class UdpBackend implements Backend {
 
   async [Symbol.asyncDispose]() {
     // The TUN device (and its routes) go with the process, as with flannel's udp proxy.
+    const stats = this.#forwarder?.stats();
     await this.#forwarder?.[Symbol.asyncDispose]();
+    if (stats) this.#deps.log.info('udp data path counters', stats);
     this.#forwarder = undefined;
   }
 

@@ -52,6 +52,8 @@ export interface LabHost extends NetnsHandle {
   readonly subnetFile: string;
   readonly containers: LabContainer[];
   flanneld: DaemonProcess | undefined;
+  /** The flanneld run stopped last (its output stays readable). */
+  lastFlanneld: DaemonProcess | undefined;
   /** The subnet.env flanneld wrote (read fresh each call). */
   subnetEnv(): Promise<SubnetEnvFile>;
 }
@@ -68,6 +70,8 @@ export interface LabOptions {
 
 export interface Lab extends AsyncDisposable {
   readonly id: string;
+  /** The underlay switch's namespace (holds etcd at 192.0.2.1). */
+  readonly switchNamespace: string;
   readonly etcd: EtcdServer;
   /** etcd as the hosts reach it over the underlay. */
   readonly etcdEndpoint: string;
@@ -137,6 +141,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         subnetFile,
         containers: [],
         flanneld: undefined,
+        lastFlanneld: undefined,
         subnetEnv: async () => parseSubnetEnv(await readFile(subnetFile, 'utf8')),
       });
       say(`host ${i}: namespace ${name}, eth0 ${underlayIp}/24`);
@@ -144,6 +149,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
 
     const lab: Lab = {
       id,
+      switchNamespace: switchNs,
       etcd,
       etcdEndpoint,
       hosts,
@@ -163,6 +169,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       },
       async stopFlanneld(host, signal = 'SIGTERM') {
         const code = (await host.flanneld?.stop(signal)) ?? null;
+        host.lastFlanneld = host.flanneld;
         host.flanneld = undefined;
         return code;
       },

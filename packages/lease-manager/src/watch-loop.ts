@@ -67,6 +67,8 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
     let chain: Promise<void> = Promise.resolve();
     const outcome = await new Promise<'compacted' | 'error' | 'aborted'>((resolve) => {
       const onAbort = () => resolve('aborted');
+      // The signal may have fired while the watch was being opened: 'abort' will not fire again.
+      if (signal.aborted) return resolve('aborted');
       signal.addEventListener('abort', onAbort, { once: true });
       watcher.on('data', (response: IWatchResponse) => {
         since = BigInt(response.header.revision) + 1n;

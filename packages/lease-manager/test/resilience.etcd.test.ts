@@ -82,3 +82,34 @@ describe('when etcd goes away', () => {
     }
   });
 });
+
+describe('runWatchLoop', () => {
+  it('returns when stopped while a watch was being opened', async () => {
+    await using h = await createHarness();
+    const client = connectEtcd({ endpoints: [h.etcd.endpoint] });
+    try {
+      const registry = new EtcdRegistry(client);
+      const log = createRecordingLogger();
+      const controller = new AbortController();
+      const loop = runWatchLoop({
+        open: async (rev) => {
+          const watcher = await registry.watchLeases(rev);
+          controller.abort(); // SIGTERM arrives just as the watch is established
+          return watcher;
+        },
+        resync: async () => 1n,
+        isRevisionCompacted: async () => false,
+        onResponse: () => undefined,
+        fromRevision: 1n,
+        signal: controller.signal,
+        log,
+        connectivity: new EtcdConnectivity(log),
+        what: 'leases',
+      });
+      const outcome = await Promise.race([loop.then(() => 'returned'), new Promise((r) => setTimeout(() => r('hung'), 3000))]);
+      expect(outcome).toBe('returned');
+    } finally {
+      client.close();
+    }
+  });
+});

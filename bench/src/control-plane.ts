@@ -55,12 +55,17 @@ async function main() {
   const fresh: number[] = [];
   const restart: number[] = [];
   const floor: number[] = [];
+  const clientFloor: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     const args = (file: string) => [`--etcd-endpoints=${etcd.endpoint}`, '--iface=lo', `--public-ip=192.0.2.${run + 1}`, `--subnet-file=${file}`];
     fresh.push(await timeUntilFile(FLANNELD, args(join(dir.path, `fresh-${run}.env`)), join(dir.path, `fresh-${run}.env`)));
     restart.push(await timeUntilFile(FLANNELD, args(join(dir.path, `again-${run}.env`)), join(dir.path, `again-${run}.env`)));
     const target = join(dir.path, `floor-${run}`);
     floor.push(await timeUntilFile(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(target)}, 'x'); setInterval(() => {}, 1000)`], target));
+    // The floor of any Node etcd client: load etcd3 (grpc, protobuf), connect, one read, write a file.
+    const clientTarget = join(dir.path, `client-floor-${run}`);
+    const clientScript = `const { connectEtcd } = await import('@flannel-ts/lease-manager'); const c = connectEtcd({ endpoints: [${JSON.stringify(etcd.endpoint)}] }); await c.get('/coreos.com/network/config').string(); (await import('node:fs')).writeFileSync(${JSON.stringify(clientTarget)}, 'x'); setInterval(() => {}, 1000);`;
+    clientFloor.push(await timeUntilFile(process.execPath, ['--input-type=module', '-e', clientScript], clientTarget));
   }
 
   // 2. many agents acquiring at once
@@ -87,7 +92,7 @@ async function main() {
   for (const c of clients) c.close();
   client.close();
 
-  const m = { fresh: median(fresh), restart: median(restart), floor: median(floor) };
+  const m = { fresh: median(fresh), restart: median(restart), floor: median(floor), clientFloor: median(clientFloor) };
   const agentRate = AGENTS / (agentsMs / 1000);
   const rawRate = AGENTS / (rawMs / 1000);
   await saveReport({
@@ -95,10 +100,11 @@ async function main() {
     title: 'Control plane: flanneld start to subnet.env, concurrent lease acquisition',
     rows: [
       ['flanneld start → subnet.env (new host), median of ' + RUNS, `${round(m.fresh, 1)} ms`, `${round(m.floor, 1)} ms (bare node start + write)`, `${round(m.fresh / m.floor)}x`, 'includes etcd connect, config read, interface lookup, list + txn'],
+      ['flanneld start → subnet.env (new host) vs a bare etcd client, median of ' + RUNS, `${round(m.fresh, 1)} ms`, `${round(m.clientFloor, 1)} ms (node + etcd3 load, connect, 1 get, write)`, `${round(m.fresh / m.clientFloor)}x`, 'what flanneld adds over loading an etcd client'],
       ['flanneld start → subnet.env (restart, lease reuse), median of ' + RUNS, `${round(m.restart, 1)} ms`, `${round(m.floor, 1)} ms`, `${round(m.restart / m.floor)}x`, ''],
       [`leases acquired/s, ${AGENTS} agents at once`, `${round(agentRate, 0)}/s`, `${round(rawRate, 0)}/s (raw grant + create txn)`, `${round(agentRate / rawRate)}x`, `all ${AGENTS} subnets distinct; each agent lists, plans, and retries lost races`],
     ],
-    raw: { fresh, restart, floor, agents: AGENTS, clients: CLIENTS, agentsMs, rawMs },
+    raw: { fresh, restart, floor, clientFloor, agents: AGENTS, clients: CLIENTS, agentsMs, rawMs },
   });
 }
 

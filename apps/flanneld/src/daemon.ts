@@ -171,7 +171,9 @@ async function readTls(options: FlanneldOptions, log: Logger) {
   };
   const [ca, cert, key] = await Promise.all([read(options.etcdCafile, 'etcd-cafile'), read(options.etcdCertfile, 'etcd-certfile'), read(options.etcdKeyfile, 'etcd-keyfile')]);
   if ((cert === undefined) !== (key === undefined)) {
-    log.warn('no certificate provided: connecting to etcd with http. This is insecure', { hint: 'give both --etcd-certfile and --etcd-keyfile for TLS client authentication' });
+    log.warn(ca ? 'client certificate ignored: --etcd-certfile and --etcd-keyfile go together; using TLS without client authentication' : 'no certificate provided: connecting to etcd with http. This is insecure', {
+      hint: 'give both --etcd-certfile and --etcd-keyfile for TLS client authentication',
+    });
   }
   if (!ca && !(cert && key)) return undefined;
   return { ca, ...(cert && key ? { cert, key } : {}) };

@@ -126,7 +126,7 @@ export const FLAGS: { readonly [K in keyof FlanneldOptions]: FlagSpec<FlanneldOp
   publicIpv6: { flag: 'public-ipv6', kind: 'string', default: '', parse: ipOf(6), help: 'IPv6 address other hosts reach this one at (default: the interface address)' },
   subnetFile: { flag: 'subnet-file', kind: 'string', default: DEFAULT_SUBNET_FILE, parse: str, help: 'file the subnet, network and MTU are written to' },
   subnetLeaseRenewMargin: { flag: 'subnet-lease-renew-margin', kind: 'int', default: 60, parse: int(1, 1439), help: 'renew the subnet lease this many minutes before it expires (1-1439)' },
-  ipMasq: { flag: 'ip-masq', kind: 'bool', default: false, parse: bool, help: 'set up IP masquerade for traffic leaving the flannel network (written to subnet.env as FLANNEL_IPMASQ)' },
+  ipMasq: { flag: 'ip-masq', kind: 'bool', default: false, parse: bool, help: 'masquerade traffic leaving the flannel network: written to subnet.env as FLANNEL_IPMASQ (this build does not install the rules yet)' },
   healthzIp: { flag: 'healthz-ip', kind: 'string', default: '0.0.0.0', parse: ipOf(4), help: 'address the health check server listens on' },
   healthzPort: { flag: 'healthz-port', kind: 'int', default: 0, parse: int(0, 65535), help: 'port of the health check server (/healthz, /readyz); 0 disables it' },
   logLevel: { flag: 'log-level', kind: 'string', default: 'info', parse: logLevel, help: `log level: ${LOG_LEVELS.join(', ')}` },
@@ -138,8 +138,9 @@ export function envName(flag: string): string {
 }
 
 /**
- * Go's flag package accepts `-name=value` and `-name value`; cac reads `-name` as a bundle of one-letter flags.
- * Rewrite single-dash long flags to `--name`, and flannel's klog `-v N` / `-v=N` to --log-level.
+ * Go's flag package accepts `-name=value` and `-name value`; node:util parseArgs wants `--name`. Rewrite single-dash
+ * long flags to `--name`, Go booleans without a value to `--name=true`, and flannel's klog `-v N` / `-v=N` to
+ * --log-level.
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
   const boolFlags = new Set(Object.values(FLAGS).filter((spec) => spec.kind === 'bool').map((spec) => spec.flag));
@@ -171,7 +172,7 @@ export function normalizeArgv(argv: readonly string[]): string[] {
 type RawValues = Readonly<Record<string, unknown>>;
 
 /**
- * Resolves options from the parsed command line (cac's camelCase keys) and the environment. Throws UsageError for
+ * Resolves options from the parsed command line (camelCase keys) and the environment. Throws UsageError for
  * unknown flags and bad values, naming the flag (or variable) and what it takes.
  */
 export function resolveOptions(raw: RawValues, env: Readonly<Record<string, string | undefined>>): FlanneldOptions {

@@ -140,34 +140,41 @@ export class LeaseManager {
 
   /** Acquires this host's lease (flannel's AcquireLease). Throws SUBNET_EXHAUSTED when the network is full. */
   async acquireLease(request: AcquireRequest): Promise<Lease> {
-    for (let attempt = 1; attempt <= MAX_ACQUIRE_ATTEMPTS; attempt++) {
-      const { leases } = await this.listLeases();
-      const plan = planAllocation({
-        config: request.config,
-        leases,
-        publicIP: request.attrs.publicIP,
-        previous: request.previous,
-        random: this.#random,
-      });
-      for (const stale of plan.stale) {
-        this.#log.info('own lease not compatible with current config, deleting', { subnet: stale.key });
-        await this.registry.deleteLease(stale.key);
+    // One etcd lease serves every attempt: a lost race costs a listing and a transaction, not a grant and a revoke.
+    let leaseId: string | undefined;
+    try {
+      for (let attempt = 1; attempt <= MAX_ACQUIRE_ATTEMPTS; attempt++) {
+        const { leases } = await this.listLeases();
+        const plan = planAllocation({
+          config: request.config,
+          leases,
+          publicIP: request.attrs.publicIP,
+          previous: request.previous,
+          random: this.#random,
+        });
+        for (const stale of plan.stale) {
+          this.#log.info('own lease not compatible with current config, deleting', { subnet: stale.key });
+          await this.registry.deleteLease(stale.key);
+        }
+        if (plan.kind === 'reuse') {
+          // A reservation keeps having no etcd lease (fixes flannel quirk 4).
+          const ttl = plan.lease.expiresAt === null ? null : this.#ttlSeconds;
+          await this.registry.putLease(plan.lease.key, request.attrs, ttl);
+          const lease = this.#leaseFrom(plan.lease, request.attrs, ttl);
+          this.#log.info(ttl === null ? 'reusing reserved subnet' : 'reusing lease', { subnet: lease.key, publicIP: request.attrs.publicIP });
+          return lease;
+        }
+        leaseId ??= await this.registry.grantLease(this.#ttlSeconds);
+        if (await this.registry.createLease(plan.subnets, request.attrs, leaseId)) {
+          const lease = this.#leaseFrom({ key: formatSubnetKey(plan.subnets), ...plan.subnets }, request.attrs, this.#ttlSeconds);
+          leaseId = undefined; // now owned by the key
+          this.#log.info('acquired lease', { subnet: lease.key, publicIP: request.attrs.publicIP, source: plan.source });
+          return lease;
+        }
+        this.#log.info('subnet was taken by another host at the same moment, retrying', { subnet: formatSubnetKey(plan.subnets), attempt });
       }
-      if (plan.kind === 'reuse') {
-        // A reservation keeps having no etcd lease (fixes flannel quirk 4).
-        const ttl = plan.lease.expiresAt === null ? null : this.#ttlSeconds;
-        await this.registry.putLease(plan.lease.key, request.attrs, ttl);
-        const lease = this.#leaseFrom(plan.lease, request.attrs, ttl);
-        this.#log.info(ttl === null ? 'reusing reserved subnet' : 'reusing lease', { subnet: lease.key, publicIP: request.attrs.publicIP });
-        return lease;
-      }
-      const created = await this.registry.createLease(plan.subnets, request.attrs, this.#ttlSeconds);
-      if (created) {
-        const lease = this.#leaseFrom({ key: formatSubnetKey(plan.subnets), ...plan.subnets }, request.attrs, this.#ttlSeconds);
-        this.#log.info('acquired lease', { subnet: lease.key, publicIP: request.attrs.publicIP, source: plan.source });
-        return lease;
-      }
-      this.#log.info('subnet was taken by another host at the same moment, retrying', { subnet: this.registry.leaseKey(plan.subnets), attempt });
+    } finally {
+      if (leaseId !== undefined) await this.registry.revokeLeaseId(leaseId);
     }
     throw new FlannelError(
       'LEASE_CONFLICT',

@@ -108,22 +108,26 @@ export class EtcdRegistry {
   }
 
   /**
-   * Creates the lease key only if it does not exist (one transaction), attached to a fresh etcd lease, or to none
-   * when `ttlSeconds` is null (a reservation). Returns false when someone else holds the key.
+   * Creates the lease key only if it does not exist (one transaction), attached to `leaseId` (see grantLease), or to
+   * none when it is null (a reservation). Returns false when someone else holds the key; the etcd lease is left
+   * for the caller to reuse or revoke.
    */
-  async createLease(subnets: LeaseSubnets, attrs: LeaseAttrs, ttlSeconds: number | null): Promise<boolean> {
+  async createLease(subnets: LeaseSubnets, attrs: LeaseAttrs, leaseId: string | null): Promise<boolean> {
     const key = this.leaseKey(subnets);
-    const leaseId = ttlSeconds === null ? undefined : await this.#grant(ttlSeconds);
     const put = this.client.put(key).value(encodeLeaseAttrs(attrs));
-    if (leaseId !== undefined) put.lease(leaseId);
-    try {
-      const result = await this.client.if(key, 'Create', '==', 0).then(put).commit();
-      if (!result.succeeded && leaseId !== undefined) await this.#revoke(leaseId);
-      return result.succeeded;
-    } catch (err) {
-      if (leaseId !== undefined) await this.#revoke(leaseId);
-      throw err;
-    }
+    if (leaseId !== null) put.lease(leaseId);
+    const result = await this.client.if(key, 'Create', '==', 0).then(put).commit();
+    return result.succeeded;
+  }
+
+  /** Grants an etcd lease of `ttlSeconds`; returns its ID. */
+  grantLease(ttlSeconds: number): Promise<string> {
+    return this.#grant(ttlSeconds);
+  }
+
+  /** Revokes an etcd lease (best effort: an unrevoked lease only lingers until its TTL ends). */
+  revokeLeaseId(leaseId: string): Promise<void> {
+    return this.#revoke(leaseId);
   }
 
   /**

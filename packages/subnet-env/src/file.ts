@@ -28,7 +28,7 @@ export async function writeFileAtomic(path: string, content: string, mode: numbe
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true }).catch(() => undefined);
-    throw new FlannelError('USAGE', `cannot write ${path}: ${(err as Error).message}; check the directory exists and is writable`, { cause: err });
+    throw new FlannelError('FILE_IO_FAILED', `cannot write ${path}: ${(err as Error).message}; check the directory exists and is writable`, { cause: err });
   }
 }
 
@@ -39,7 +39,7 @@ export async function readSubnetEnv(path: string): Promise<SubnetEnvFile | undef
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new FlannelError('USAGE', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    throw new FlannelError('FILE_IO_FAILED', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
   return parseSubnetEnv(text);
 }

@@ -39,6 +39,11 @@ export function formatSubnetEnv(env: SubnetEnv): string {
   if (!Number.isInteger(env.mtu) || env.mtu <= 0) {
     throw new FlannelError('USAGE', `subnet.env MTU must be a positive whole number, got ${env.mtu}`);
   }
+  for (const [network, subnet, family] of [[env.network, env.subnet, 'IPv4'], [env.ipv6Network, env.ipv6Subnet, 'IPv6']] as const) {
+    if ((network === undefined) !== (subnet === undefined)) {
+      throw new FlannelError('USAGE', `subnet.env needs both the ${family} network and the ${family} subnet, or neither`);
+    }
+  }
   let out = '';
   if (env.network && env.subnet) {
     out += `FLANNEL_NETWORK=${env.network}\n`;

@@ -102,3 +102,10 @@ describe('writeSubnetEnv / readSubnetEnv', () => {
     await expect(writeSubnetEnv(join(dir, 'file', 'subnet.env'), { mtu: 1400, ipMasq: false })).rejects.toThrow(/file\/subnet.env/);
   });
 });
+
+describe('formatSubnetEnv input checks', () => {
+  it('refuses a network without its subnet (or the reverse)', () => {
+    expect(() => formatSubnetEnv({ network: net('10.5.0.0/16'), mtu: 1450, ipMasq: false })).toThrow(/needs both the IPv4 network and the IPv4 subnet/);
+    expect(() => formatSubnetEnv({ ipv6Subnet: net('fc00::/64'), mtu: 1450, ipMasq: false })).toThrow(/IPv6/);
+  });
+});

@@ -69,7 +69,7 @@ describe('udp backend, 3 hosts', () => {
     expect((await ping(c1, c2.ip)).ok).toBe(true);
   });
 
-  it('accepts datagrams only from peers, and counts the others', async () => {
+  it('accepts well-formed datagrams only from peers, and counts what it drops', async () => {
     const [c1, c2] = [containers[0]!, containers[1]!];
     const received = await listenUdp(c1, 9999);
     try {
@@ -79,13 +79,27 @@ describe('udp backend, 3 hosts', () => {
       await waitFor(() => received().includes('from-peer'), { what: 'the datagram sent by the peer' });
       await new Promise((r) => setTimeout(r, 300));
       expect(received()).not.toContain('from-stranger');
+      // From the peer too: a runt and a packet that is not IPv4 are dropped.
+      await sendDatagram(lab.hosts[1]!.name, lab.hosts[1]!.underlayIp, lab.hosts[0]!.underlayIp, Buffer.from('runt'));
+      const notIPv4 = innerUdpPacket(c2.ip, c1.ip, 9999, 'not-ipv4');
+      notIPv4[0] = 0x65;
+      await sendDatagram(lab.hosts[1]!.name, lab.hosts[1]!.underlayIp, lab.hosts[0]!.underlayIp, notIPv4);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(received()).not.toContain('not-ipv4');
     } finally {
       received.stop();
     }
+    // TTL: a packet that arrives at the tunnel with TTL 1 is not forwarded (flannel decrements it as a router).
+    expect((await ping(c1, c2.ip, ['-c', '1', '-W', '1', '-t', '2'])).ok).toBe(false);
+    expect((await ping(c1, c2.ip, ['-c', '1', '-W', '1', '-t', '5'])).ok).toBe(true);
     // Counted: flanneld reports its data-path counters when it stops.
     const h1 = lab.hosts[0]!;
     await lab.stopFlanneld(h1);
-    expect(h1.lastFlanneld?.output()).toMatch(/udp data path counters .*dropUnknownSender=1\b/);
+    const output = h1.lastFlanneld?.output() ?? '';
+    expect(output).toMatch(/udp data path counters .*dropRunt=1\b/);
+    expect(output).toMatch(/udp data path counters .*dropUnknownSender=1\b/);
+    expect(output).toMatch(/udp data path counters .*dropTtlExpired=1\b/);
+    expect(output).toMatch(/udp data path counters .*dropNotIPv4=[1-9]/);
     await lab.startFlanneld(h1);
     await waitFor(async () => (await ping(c1, c2.ip, ['-c', '1', '-W', '1'])).ok, { timeoutMs: 15_000, what: 'host 1 back' });
   });

@@ -10,7 +10,7 @@
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { EAGAIN, EINTR, MSG_DONTWAIT, POLLIN, loadLibc, sockaddrIn } from './libc.js';
 import { buildNetUnreachable, decrementTtl, IPV4_HEADER_MIN, mayAnswerWithIcmpError } from './packet.js';
-import { STAT_INDEX } from './stats.js';
+import { STAT_INDEX, STAT_NAMES } from './stats.js';
 
 export type ControlMessage =
   | { readonly type: 'set'; readonly network: number; readonly prefixLength: number; readonly address: number; readonly port: number }
@@ -40,7 +40,8 @@ interface Route {
 
 const init = workerData as WorkerInit;
 const libc = loadLibc();
-const counters = new Float64Array(init.counters);
+// This worker's own bank of counters (see stats.ts).
+const counters = new Float64Array(init.counters, (init.role === 'tx' ? 0 : STAT_NAMES.length) * Float64Array.BYTES_PER_ELEMENT, STAT_NAMES.length);
 const S = STAT_INDEX;
 
 /** prefix length -> masked network -> route; lengths kept longest first. */

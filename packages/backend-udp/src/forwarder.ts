@@ -10,7 +10,7 @@ import { FlannelError, type IpNet } from '@flannel-ts/core';
 import type { ControlMessage, WorkerInit } from './datapath-worker.js';
 import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, ipv4ToNumber, loadLibc, sockaddrIn } from './libc.js';
 import { PeerTable, type PeerRoute } from './peer-table.js';
-import { STAT_NAMES, readStats, type ForwarderStats } from './stats.js';
+import { STAT_BANKS, STAT_NAMES, readStats, type ForwarderStats } from './stats.js';
 import type { TunDevice } from './tun.js';
 
 export interface ForwarderOptions {
@@ -57,7 +57,7 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
   const { tun } = options;
   const libc = loadLibc();
   const udpFd = openUdpSocket(options.bindAddress, options.port, options.socketBufferBytes ?? 4 * 1024 * 1024);
-  const counters = new SharedArrayBuffer(STAT_NAMES.length * Float64Array.BYTES_PER_ELEMENT);
+  const counters = new SharedArrayBuffer(STAT_BANKS * STAT_NAMES.length * Float64Array.BYTES_PER_ELEMENT);
   const peers = new PeerTable();
   const workerUrl = options.workerUrl ?? new URL('./datapath-worker.js', import.meta.url);
 

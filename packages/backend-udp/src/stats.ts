@@ -1,4 +1,7 @@
-/** Data-path counters, kept in shared memory: each is written by one worker and read by anyone. */
+/**
+ * Data-path counters in shared memory. Each worker owns one bank (tx: the first STAT_NAMES.length slots, rx: the
+ * next), so every slot has a single writer; readers add the banks up.
+ */
 export const STAT_NAMES = [
   'tunPackets',
   'tunBytes',
@@ -21,6 +24,8 @@ export type ForwarderStats = Record<StatName, number>;
 
 export const STAT_INDEX = Object.fromEntries(STAT_NAMES.map((name, i) => [name, i])) as Record<StatName, number>;
 
+export const STAT_BANKS = 2;
+
 export function readStats(counters: Float64Array): ForwarderStats {
-  return Object.fromEntries(STAT_NAMES.map((name, i) => [name, counters[i]!])) as ForwarderStats;
+  return Object.fromEntries(STAT_NAMES.map((name, i) => [name, counters[i]! + counters[i + STAT_NAMES.length]!])) as ForwarderStats;
 }

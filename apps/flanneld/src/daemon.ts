@@ -26,7 +26,12 @@ import { findExternalInterface } from './external-interface.js';
 import { startHealthServer, type Readiness } from './health.js';
 import type { FlanneldOptions } from './options.js';
 
+/** How often the backend reconciles the kernel with the peer leases (flannel's host-gw checks every 10 s). */
+export const DEFAULT_RESYNC_INTERVAL_MS = 10_000;
+
 export interface DaemonDeps {
+  /** Period of the backend's reconcile loop. */
+  readonly resyncIntervalMs?: number;
   readonly log: Logger;
   readonly signal: AbortSignal;
   /** TTL of subnet leases; flannel's 24 h unless a test shortens it. */
@@ -116,15 +121,33 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   state.subnetEnvWritten = true;
 
   state.phase = 'watching peers';
+  // Set once the first listing arrived; a failed batch is then repaired by a full resync.
+  let resyncNow: (() => Promise<void>) | undefined;
   await using peers = manager.watchPeers(lease, {
     signal,
     onBatch: async (batch) => {
       for (const event of batch) log.info(event.type === 'added' ? 'peer added' : 'peer removed', { subnet: event.lease.key, publicIP: event.lease.attrs.publicIP });
-      await backend.apply(batch);
+      try {
+        await backend.apply(batch);
+      } catch (err) {
+        log.warn('programming peers failed, reconciling', { reason: errorMessage(err) });
+        await resyncNow?.();
+      }
     },
   });
   await peers.synced;
+  // Reconcile on start (entries of peers that left while we were down), then periodically: repairs drift such as
+  // a deleted device or route.
+  resyncNow = async () => {
+    try {
+      await backend.resync(peers.peers());
+    } catch (err) {
+      log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
+    }
+  };
+  await resyncNow();
   state.peersSynced = true;
+  await using _resync = startPeriodic(deps.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS, resyncNow, signal);
 
   await using _keeper = manager.keepLease(lease, request, {
     renewMarginMs: options.subnetLeaseRenewMargin * 60_000,
@@ -211,4 +234,25 @@ async function acquireLease(manager: LeaseManager, request: AcquireRequest, log:
   }
   log.info('stopped before a lease was acquired');
   return undefined;
+}
+
+/** Runs `task` every `intervalMs` (never overlapping) until disposed or the signal aborts. */
+function startPeriodic(intervalMs: number, task: () => Promise<void>, signal: AbortSignal): AsyncDisposable {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const schedule = () => {
+    if (stopped || signal.aborted) return;
+    timer = setTimeout(() => {
+      running = task().finally(schedule);
+    }, intervalMs);
+  };
+  schedule();
+  return {
+    async [Symbol.asyncDispose]() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
 }

@@ -5,6 +5,21 @@
  */
 export type HostChange =
   | { readonly kind: 'link'; readonly name: string; readonly mtu?: number; readonly up?: boolean }
+  | {
+      readonly kind: 'vxlan';
+      readonly name: string;
+      readonly vni: number;
+      /** Source address of the encapsulated packets. */
+      readonly local?: string | undefined;
+      /** Underlay device. */
+      readonly dev?: string | undefined;
+      readonly port: number;
+      readonly learning: boolean;
+      readonly gbp: boolean;
+      readonly mtu?: number | undefined;
+      readonly address?: string | undefined;
+    }
+  | { readonly kind: 'link-delete'; readonly name: string }
   | { readonly kind: 'address'; readonly action: 'replace' | 'delete'; readonly dev: string; readonly cidr: string }
   | {
       readonly kind: 'route';
@@ -39,6 +54,20 @@ export interface LinkEntry {
   readonly up: boolean;
   readonly kind?: string | undefined;
   readonly address?: string | undefined;
+  /** For a vxlan link. */
+  readonly vxlan?: { readonly vni: number; readonly local?: string | undefined; readonly dev?: string | undefined; readonly port: number; readonly learning: boolean; readonly gbp: boolean } | undefined;
+}
+
+export interface NeighbourEntry {
+  readonly address: string;
+  readonly lladdr?: string | undefined;
+  readonly permanent: boolean;
+}
+
+export interface FdbEntry {
+  readonly lladdr: string;
+  readonly dst?: string | undefined;
+  readonly permanent: boolean;
 }
 
 export interface HostNetwork {
@@ -47,4 +76,8 @@ export interface HostNetwork {
   routes(filter?: { readonly dev?: string; readonly family?: 4 | 6 }): Promise<RouteEntry[]>;
   addresses(dev: string): Promise<AddressEntry[]>;
   link(name: string): Promise<LinkEntry | undefined>;
+  neighbours(dev: string, family?: 4 | 6): Promise<NeighbourEntry[]>;
+  fdb(dev: string): Promise<FdbEntry[]>;
+  /** The route the kernel would use to reach `address` (`ip route get`). */
+  routeTo(address: string): Promise<RouteEntry | undefined>;
 }

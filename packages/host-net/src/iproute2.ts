@@ -5,7 +5,7 @@
  * block the rest; every failed line is reported in the thrown HostCommandError.
  */
 import { spawn } from 'node:child_process';
-import { HostCommandError, type AddressEntry, type HostChange, type HostNetwork, type LinkEntry, type RouteEntry } from '@flannel-ts/core';
+import { HostCommandError, type AddressEntry, type FdbEntry, type HostChange, type HostNetwork, type LinkEntry, type NeighbourEntry, type RouteEntry } from '@flannel-ts/core';
 
 export interface IpRoute2Options {
   /** Run inside this network namespace (`ip -n NS`); the daemon itself leaves it unset. */
@@ -36,6 +36,22 @@ function runCommand(command: string, args: readonly string[], input?: string): P
 /** The `ip -batch` line for a change, or undefined for FDB changes (they go to `bridge`). */
 export function ipBatchLine(change: HostChange): string | undefined {
   switch (change.kind) {
+    case 'vxlan':
+      return [
+        `link add ${change.name}`,
+        change.address ? `address ${change.address}` : '',
+        change.mtu !== undefined ? `mtu ${change.mtu}` : '',
+        `type vxlan id ${change.vni}`,
+        change.local ? `local ${change.local}` : '',
+        change.dev ? `dev ${change.dev}` : '',
+        `dstport ${change.port}`,
+        change.learning ? 'learning' : 'nolearning',
+        change.gbp ? 'gbp' : '',
+      ]
+        .filter(Boolean)
+        .join(' ');
+    case 'link-delete':
+      return `link del ${change.name}`;
     case 'link':
       return ['link set dev', change.name, change.mtu !== undefined ? `mtu ${change.mtu}` : '', change.up === undefined ? '' : change.up ? 'up' : 'down'].filter(Boolean).join(' ');
     case 'address':
@@ -120,9 +136,37 @@ export function createHostNetwork(options: IpRoute2Options = {}): HostNetwork {
     async link(name) {
       const result = await runCommand(ip, [...nsArgs, '-j', '-d', 'link', 'show', 'dev', name]);
       if (result.code !== 0) return undefined;
-      const [row] = JSON.parse(result.stdout || '[]') as Array<{ ifname: string; ifindex: number; mtu: number; flags?: string[]; address?: string; linkinfo?: { info_kind?: string } }>;
+      const [row] = JSON.parse(result.stdout || '[]') as Array<{
+        ifname: string;
+        ifindex: number;
+        mtu: number;
+        flags?: string[];
+        address?: string;
+        linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; link?: string | number; port?: number; learning?: boolean; gbp?: boolean } };
+      }>;
       if (!row) return undefined;
-      return { name: row.ifname, index: row.ifindex, mtu: row.mtu, up: (row.flags ?? []).includes('UP'), kind: row.linkinfo?.info_kind, address: row.address } satisfies LinkEntry;
+      const data = row.linkinfo?.info_data;
+      const vxlan =
+        row.linkinfo?.info_kind === 'vxlan' && data
+          ? { vni: data.id ?? 0, local: data.local, dev: typeof data.link === 'string' ? data.link : undefined, port: data.port ?? 0, learning: data.learning ?? false, gbp: data.gbp ?? false }
+          : undefined;
+      return { name: row.ifname, index: row.ifindex, mtu: row.mtu, up: (row.flags ?? []).includes('UP'), kind: row.linkinfo?.info_kind, address: row.address, vxlan } satisfies LinkEntry;
+    },
+    async neighbours(dev, family = 4) {
+      const rows = await json<Array<{ dst: string; lladdr?: string; state?: string[] }>>([`-${family}`, 'neigh', 'show', 'dev', dev]);
+      return rows.map((r): NeighbourEntry => ({ address: r.dst, lladdr: r.lladdr, permanent: (r.state ?? []).includes('PERMANENT') }));
+    },
+    async fdb(dev) {
+      const result = await runCommand(bridge, [...nsArgs, '-j', 'fdb', 'show', 'dev', dev]);
+      if (result.code !== 0) throw new HostCommandError(`${bridge} fdb show`, result.code, result.stderr, `${bridge} -j fdb show dev ${dev} failed: ${result.stderr.trim()}`);
+      const rows = JSON.parse(result.stdout || '[]') as Array<{ mac: string; dst?: string; state?: string; flags?: string[] }>;
+      return rows.map((r): FdbEntry => ({ lladdr: r.mac, dst: r.dst, permanent: r.state === 'permanent' }));
+    },
+    async routeTo(address) {
+      const result = await runCommand(ip, [...nsArgs, '-j', 'route', 'get', address]);
+      if (result.code !== 0) return undefined;
+      const [row] = JSON.parse(result.stdout || '[]') as Array<{ dst: string; dev?: string; gateway?: string; flags?: string[]; scope?: string }>;
+      return row ? { dst: row.dst, dev: row.dev, gateway: row.gateway, flags: row.flags ?? [], scope: row.scope } : undefined;
     },
   };
 }

@@ -3,6 +3,7 @@
  * map: nothing registers itself at import time.
  */
 import { udpBackend } from '@flannel-ts/backend-udp';
+import { vxlanBackend } from '@flannel-ts/backend-vxlan';
 import { ConfigError, type BackendFactory } from '@flannel-ts/core';
 
 /** flannel's `alloc`: a subnet lease and subnet.env, no data path (flannel-compat.md §5.6). */
@@ -22,6 +23,7 @@ export const allocBackend: BackendFactory<Record<string, never>> = {
 export const BACKENDS: Readonly<Record<string, BackendFactory<unknown>>> = {
   alloc: allocBackend as BackendFactory<unknown>,
   udp: udpBackend as BackendFactory<unknown>,
+  vxlan: vxlanBackend as BackendFactory<unknown>,
 };
 
 /** Every backend type flannel knows; the ones not in BACKENDS are not built yet. */

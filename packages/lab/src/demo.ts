@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { startLab } from './lab.js';
 
-const SUPPORTED_BACKENDS = ['udp'];
+const SUPPORTED_BACKENDS = ['udp', 'vxlan', 'host-gw'];
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +44,7 @@ const show = (text: string) => process.stdout.write(text.replace(/^/gm, '    ').
 step(`starting a ${hostCount}-host lab with etcd`);
 await using lab = await startLab({ hosts: hostCount, say: (line) => show(line), echoFlanneld: values.verbose });
 
-step('flannelctl config set 10.1.0.0/16 --backend ' + values.backend);
+step(`flannelctl config set 10.1.0.0/16 --backend ${values.backend}`);
 show(await lab.flannelctl(['config', 'set', '10.1.0.0/16', '--backend', values.backend]));
 
 for (const host of lab.hosts) {
@@ -59,8 +59,13 @@ show(await lab.flannelctl(['leases', 'list']));
 
 for (const host of lab.hosts) {
   step(`host ${host.index}: overlay device and routes`);
-  show(await host.exec('ip', ['-d', 'addr', 'show', 'flannel0']));
+  const device = { udp: 'flannel0', vxlan: 'flannel.1' }[values.backend];
+  if (device) show(await host.exec('ip', ['-d', 'addr', 'show', device]));
   show(await host.exec('ip', ['route', 'show']));
+  if (values.backend === 'vxlan') {
+    show('neighbours:\n' + (await host.exec('ip', ['neigh', 'show', 'dev', 'flannel.1'])));
+    show('fdb:\n' + (await host.exec('bridge', ['fdb', 'show', 'dev', 'flannel.1'])));
+  }
 }
 
 step('one container per host on its flannel subnet (bridge cbr0, as docker0 with --bip=$FLANNEL_SUBNET)');

@@ -1,0 +1,278 @@
+/**
+ * flannel's vxlan backend (flannel-compat.md §5.2), compatible with hosts running flannel.
+ *
+ * The kernel carries the packets; this backend keeps the kernel programmed from the leases. Why each entry exists:
+ * the device `flannel.<VNI>` (`flannel-v6.<VNI>` for IPv6) is the VTEP; its MAC is published in the lease as
+ * VtepMAC. To reach a peer subnet, the route sends packets to the peer subnet's network address on the device
+ * (onlink); a permanent neighbour entry resolves that address to the peer's VTEP MAC; and an FDB entry tells the
+ * VXLAN driver which underlay address (the peer's PublicIP) owns that MAC. Nothing is learned or flooded.
+ *
+ * Better than flannel: the desired state is a pure plan, applied as one batched diff; the kernel is reconciled on
+ * start, after any programming error, periodically, and at once when the device is deleted (flannel re-creates the
+ * device but forgets every peer until its next renewal, quirk 11). A re-created device keeps its MAC, so peers'
+ * entries stay valid. The local (source) address is the interface address, which also works behind NAT.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ConfigError, errorMessage, FlannelError, IpNet, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type Lease, type LeaseBatch, type NetworkConfig } from '@flannel-ts/core';
+import { parseVxlanConfig, type VxlanConfig } from './config.js';
+import { diffStates } from './diff.js';
+import { randomMac } from './mac.js';
+import { EMPTY_STATE, planPeers, type DesiredRoute, type DesiredState, type FamilyView } from './plan.js';
+
+/** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
+export const VXLAN_ENCAP_OVERHEAD = 50;
+
+export const vxlanBackend: BackendFactory<VxlanConfig> = {
+  type: 'vxlan',
+  parseConfig: parseVxlanConfig,
+  create: (config, deps) => new VxlanBackend(config, deps),
+};
+
+interface FamilyState {
+  readonly view: FamilyView;
+  readonly network: IpNet;
+  mac: string;
+  ownAddress: string | undefined;
+  applied: DesiredState;
+}
+
+class VxlanBackend implements Backend {
+  readonly type = 'vxlan';
+  readonly #config: VxlanConfig;
+  readonly #deps: BackendDeps;
+  readonly #families: FamilyState[] = [];
+  readonly #peers = new Map<string, Lease>();
+  #mtu = 0;
+  #monitor: ChildProcess | undefined;
+  #repairing: Promise<void> | undefined;
+  #disposed = false;
+
+  constructor(config: VxlanConfig, deps: BackendDeps) {
+    this.#config = config;
+    this.#deps = deps;
+  }
+
+  async prepare() {
+    const { externalInterface: ext, network, log } = this.#deps;
+    this.#mtu = (this.#config.mtu ?? ext.mtu) - VXLAN_ENCAP_OVERHEAD;
+    if (this.#mtu < 68) throw new ConfigError('Backend.MTU', `vxlan device MTU would be ${this.#mtu}: the underlay MTU must be at least ${68 + VXLAN_ENCAP_OVERHEAD}`);
+    const attrs: { backendType: string; backendData?: unknown; backendV6Data?: unknown } = { backendType: 'vxlan' };
+    for (const family of familiesOf(network)) {
+      const local = family === 4 ? ext.ipv4 : ext.ipv6;
+      if (!local) throw new FlannelError('INTERFACE_NOT_FOUND', `interface ${ext.name} has no IPv${family} address for the vxlan device`);
+      const view: FamilyView = { family, device: family === 4 ? `flannel.${this.#config.vni}` : `flannel-v6.${this.#config.vni}`, externalDevice: ext.name };
+      const state: FamilyState = { view, network: (family === 4 ? network.ipv4 : network.ipv6)!.network, mac: '', ownAddress: undefined, applied: EMPTY_STATE };
+      state.mac = await this.#ensureDevice(state, local);
+      this.#families.push(state);
+      const data = { VNI: this.#config.vni, VtepMAC: state.mac };
+      if (family === 4) attrs.backendData = data;
+      else attrs.backendV6Data = data;
+      log.info('vxlan device ready', { device: view.device, vtepMac: state.mac, mtu: this.#mtu, vni: this.#config.vni, port: this.#config.port });
+    }
+    this.#startMonitor();
+    return { attrs, mtu: this.#mtu };
+  }
+
+  async attach(own: Lease) {
+    for (const state of this.#families) {
+      const subnet = state.view.family === 4 ? own.subnet : own.ipv6Subnet;
+      if (!subnet) continue;
+      state.ownAddress = `${subnet.addressText()}/${state.view.family === 4 ? 32 : 128}`;
+      await this.#ensureAddress(state);
+    }
+  }
+
+  async apply(batch: LeaseBatch) {
+    for (const event of batch) {
+      if (event.type === 'removed') this.#peers.delete(event.lease.key);
+      else this.#peers.set(event.lease.key, event.lease);
+    }
+    const changes: HostChange[] = [];
+    const planned: Array<[FamilyState, DesiredState]> = [];
+    for (const state of this.#families) {
+      const wanted = await this.#plan(state);
+      changes.push(...diffStates(state.view, state.applied, wanted));
+      planned.push([state, wanted]);
+    }
+    await this.#deps.host.apply(changes);
+    for (const [state, wanted] of planned) state.applied = wanted;
+  }
+
+  async resync(peers: readonly Lease[]) {
+    this.#peers.clear();
+    for (const lease of peers) this.#peers.set(lease.key, lease);
+    await this.#reconcile();
+  }
+
+  async [Symbol.asyncDispose]() {
+    // The device and every entry stay: a restarted flanneld finds them in place and traffic is not cut.
+    this.#disposed = true;
+    this.#monitor?.kill();
+    await this.#repairing;
+  }
+
+  /** Compares the kernel with the plan and repairs every difference, re-creating the device if it is gone. */
+  async #reconcile(): Promise<void> {
+    const { host, log } = this.#deps;
+    for (const state of this.#families) {
+      const link = await host.link(state.view.device);
+      if (!link || !this.#compatible(link)) {
+        log.warn(link ? 'vxlan device changed by someone else, re-creating it' : 'vxlan device is gone, re-creating it', { device: state.view.device, vtepMac: state.mac });
+        await this.#ensureDevice(state, (state.view.family === 4 ? this.#deps.externalInterface.ipv4 : this.#deps.externalInterface.ipv6)!);
+      } else if (link.mtu !== this.#mtu || !link.up) {
+        await host.apply([{ kind: 'link', name: state.view.device, mtu: this.#mtu, up: true }]);
+      }
+      await this.#ensureAddress(state);
+      const observed = await this.#observe(state);
+      const wanted = await this.#plan(state);
+      const changes = diffStates(state.view, observed, wanted);
+      if (changes.length > 0) {
+        log.info('repairing kernel entries', { device: state.view.device, changes: changes.length, detail: changes.map(describe).join('; ') });
+        await host.apply(changes);
+      }
+      state.applied = wanted;
+    }
+  }
+
+  /** The kernel's entries for this family, in the plan's shape (only what the backend could have made). */
+  async #observe(state: FamilyState): Promise<DesiredState> {
+    const { host } = this.#deps;
+    const { view } = state;
+    const neighbours = new Map<string, string>();
+    for (const n of await host.neighbours(view.device, view.family)) if (n.permanent && n.lladdr) neighbours.set(n.address, n.lladdr);
+    const fdb = new Map<string, string>();
+    for (const f of await host.fdb(view.device)) if (f.permanent && f.dst) fdb.set(f.lladdr, f.dst);
+    const routes = new Map<string, DesiredRoute>();
+    for (const r of await host.routes({ dev: view.device, family: view.family })) {
+      if (r.gateway) routes.set(r.dst, { dst: r.dst, via: r.gateway, dev: view.device, onlink: r.flags.includes('onlink') });
+    }
+    if (this.#config.directRouting) {
+      for (const r of await host.routes({ dev: view.externalDevice, family: view.family })) {
+        if (r.gateway && r.dst !== 'default' && isInside(state.network, r.dst)) routes.set(r.dst, { dst: r.dst, via: r.gateway, dev: view.externalDevice, onlink: false });
+      }
+    }
+    return { neighbours, fdb, routes };
+  }
+
+  async #plan(state: FamilyState): Promise<DesiredState> {
+    const direct = new Set<string>();
+    if (this.#config.directRouting) {
+      // flannel: a peer is on the same L2 segment when the route to it has no gateway.
+      for (const lease of this.#peers.values()) {
+        const ip = state.view.family === 4 ? lease.attrs.publicIP : lease.attrs.publicIPv6;
+        if (!ip) continue;
+        const route = await this.#deps.host.routeTo(ip);
+        if (route && !route.gateway && route.dev === state.view.externalDevice) direct.add(ip);
+      }
+    }
+    const plan = planPeers(state.view, this.#peers.values(), { isDirect: (ip) => direct.has(ip), log: this.#deps.log });
+    // Direct routes name the underlay device explicitly, so they compare equal to what the kernel reports.
+    const routes = new Map<string, DesiredRoute>();
+    for (const [dst, route] of plan.routes) routes.set(dst, route.dev ? route : { ...route, dev: state.view.externalDevice });
+    return { ...plan, routes };
+  }
+
+  #compatible(link: { kind?: string | undefined; vxlan?: { vni: number; port: number; gbp: boolean; learning: boolean; dev?: string | undefined } | undefined }): boolean {
+    const v = link.vxlan;
+    return (
+      link.kind === 'vxlan' &&
+      v !== undefined &&
+      v.vni === this.#config.vni &&
+      v.port === this.#config.port &&
+      v.gbp === this.#config.gbp &&
+      v.learning === this.#config.learning &&
+      (v.dev === undefined || v.dev === this.#deps.externalInterface.name)
+    );
+  }
+
+  /** Reuses a compatible device (keeping its MAC), else (re)creates it, keeping the MAC we already published. */
+  async #ensureDevice(state: FamilyState, local: string): Promise<string> {
+    const { host } = this.#deps;
+    const device = state.view.device;
+    const existing = await host.link(device);
+    if (existing && this.#compatible(existing) && existing.vxlan?.local === local && existing.address) {
+      await host.apply([{ kind: 'link', name: device, mtu: this.#mtu, up: true }]);
+      return existing.address;
+    }
+    const mac = state.mac || existing?.address || randomMac();
+    const changes: HostChange[] = [];
+    if (existing) changes.push({ kind: 'link-delete', name: device });
+    changes.push(
+      { kind: 'vxlan', name: device, vni: this.#config.vni, local, dev: this.#deps.externalInterface.name, port: this.#config.port, learning: this.#config.learning, gbp: this.#config.gbp, mtu: this.#mtu, address: mac },
+      { kind: 'link', name: device, up: true },
+    );
+    await host.apply(changes);
+    state.applied = EMPTY_STATE;
+    // The device is new: nothing is programmed on it any more.
+    return mac;
+  }
+
+  /** Exactly one address from the flannel network on the device: the own subnet's network address. */
+  async #ensureAddress(state: FamilyState): Promise<void> {
+    if (!state.ownAddress) return;
+    const { host } = this.#deps;
+    const changes: HostChange[] = [];
+    for (const a of await host.addresses(state.view.device)) {
+      if (a.family === state.view.family && a.cidr !== state.ownAddress && isInside(state.network, a.cidr.split('/')[0]!)) {
+        changes.push({ kind: 'address', action: 'delete', dev: state.view.device, cidr: a.cidr });
+      }
+    }
+    changes.push({ kind: 'address', action: 'replace', dev: state.view.device, cidr: state.ownAddress });
+    await host.apply(changes);
+  }
+
+  /** Watches link events so a deleted device is repaired at once, not at the next periodic reconcile. */
+  #startMonitor(): void {
+    const devices = this.#families.map((f) => f.view.device);
+    const monitor = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    monitor.on('error', () => undefined);
+    let buffered = '';
+    monitor.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      if (lines.some((line) => line.startsWith('Deleted') && devices.some((d) => line.includes(` ${d}:`) || line.includes(` ${d}@`)))) this.#repairSoon();
+    });
+    this.#monitor = monitor;
+  }
+
+  #repairSoon(): void {
+    if (this.#repairing || this.#disposed) return;
+    this.#repairing = (async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        await this.#reconcile();
+      } catch (err) {
+        this.#deps.log.warn('repairing the vxlan device failed, retrying at the next reconcile', { reason: errorMessage(err) });
+      } finally {
+        this.#repairing = undefined;
+      }
+    })();
+  }
+}
+
+function familiesOf(network: NetworkConfig): IpFamily[] {
+  const families: IpFamily[] = [];
+  if (network.ipv4) families.push(4);
+  if (network.ipv6) families.push(6);
+  return families;
+}
+
+function isInside(network: IpNet, cidrOrAddress: string): boolean {
+  const address = cidrOrAddress.split('/')[0]!;
+  const net = IpNet.parse(`${address}/${network.family === 4 ? 32 : 128}`, network.family);
+  return net !== undefined && network.contains(net);
+}
+
+function describe(change: HostChange): string {
+  switch (change.kind) {
+    case 'route':
+      return `${change.action} route ${change.dst}`;
+    case 'neighbour':
+      return `${change.action} neighbour ${change.address}`;
+    case 'fdb':
+      return `${change.action} fdb ${change.lladdr}`;
+    default:
+      return change.kind;
+  }
+}

@@ -2,6 +2,7 @@
  * The backends this build of flanneld can run, looked up by the config's `Backend.Type` (lower-cased). An explicit
  * map: nothing registers itself at import time.
  */
+import { hostGwBackend } from '@flannel-ts/backend-host-gw';
 import { udpBackend } from '@flannel-ts/backend-udp';
 import { vxlanBackend } from '@flannel-ts/backend-vxlan';
 import { ConfigError, type BackendFactory } from '@flannel-ts/core';
@@ -24,6 +25,7 @@ export const BACKENDS: Readonly<Record<string, BackendFactory<unknown>>> = {
   alloc: allocBackend as BackendFactory<unknown>,
   udp: udpBackend as BackendFactory<unknown>,
   vxlan: vxlanBackend as BackendFactory<unknown>,
+  'host-gw': hostGwBackend as BackendFactory<unknown>,
 };
 
 /** Every backend type flannel knows; the ones not in BACKENDS are not built yet. */

@@ -19,7 +19,7 @@ import {
   type NetworkConfig,
 } from '@flannel-ts/core';
 import { createHostNetwork } from '@flannel-ts/host-net';
-import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest } from '@flannel-ts/lease-manager';
+import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest, type LeaseListing } from '@flannel-ts/lease-manager';
 import { readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { BACKENDS, backendFactory } from './backends.js';
 import { findExternalInterface } from './external-interface.js';
@@ -101,8 +101,9 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
     ...registration.attrs,
   };
   const request: AcquireRequest = { config, attrs, previous: previous && { subnet: previous.subnet, ipv6Subnet: previous.ipv6Subnet } };
-  const lease = await acquireLease(manager, request, log, signal);
-  if (!lease) return;
+  const acquired = await acquireLease(manager, request, log, signal);
+  if (!acquired) return;
+  const { lease, listing } = acquired;
   state.lease = lease;
 
   await backend.attach(lease);
@@ -123,10 +124,29 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   state.phase = 'watching peers';
   // Set once the first listing arrived; a failed batch is then repaired by a full resync.
   let resyncNow: (() => Promise<void>) | undefined;
+  let reconciled = false;
   await using peers = manager.watchPeers(lease, {
     signal,
+    initial: listing,
     onBatch: async (batch) => {
-      for (const event of batch) log.info(event.type === 'added' ? 'peer added' : 'peer removed', { subnet: event.lease.key, publicIP: event.lease.attrs.publicIP });
+      // One line per peer for the usual small batches; a summary for a large listing (thousands of hosts).
+      const detail = batch.length <= 20 ? log.info.bind(log) : log.debug.bind(log);
+      for (const event of batch) detail(event.type === 'added' ? 'peer added' : 'peer removed', { subnet: event.lease.key, publicIP: event.lease.attrs.publicIP });
+      if (!reconciled) {
+        // The first listing is the whole peer set: reconcile the kernel with it in one pass (removing entries of
+        // peers that left while flanneld was down) instead of applying it as a batch and reconciling after.
+        reconciled = true;
+        // A first batch is all 'added': the whole set.
+        const all = batch.filter((event) => event.type === 'added').map((event) => event.lease);
+        log.info('peers listed', { peers: all.length });
+        try {
+          await backend.resync(all);
+        } catch (err) {
+          log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
+        }
+        return;
+      }
+      if (batch.length > 20) log.info('peers changed', { added: batch.filter((e) => e.type === 'added').length, removed: batch.filter((e) => e.type === 'removed').length });
       try {
         await backend.apply(batch);
       } catch (err) {
@@ -136,8 +156,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
     },
   });
   await peers.synced;
-  // Reconcile on start (entries of peers that left while we were down), then periodically: repairs drift such as
-  // a deleted device or route.
+  // Reconcile periodically too: repairs drift such as a deleted device or route.
   resyncNow = async () => {
     try {
       await backend.resync(peers.peers());
@@ -145,7 +164,11 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
       log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
     }
   };
-  await resyncNow();
+  // No peers at all: nothing was delivered, but leftovers of a previous run still need removing.
+  if (!reconciled) {
+    reconciled = true;
+    await resyncNow();
+  }
   state.peersSynced = true;
   await using _resync = startPeriodic(deps.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS, resyncNow, signal);
 
@@ -220,11 +243,11 @@ function createBackend(config: NetworkConfig, externalInterface: ExternalInterfa
 }
 
 /** Acquires the lease, retrying while etcd is unreachable; other failures (e.g. a full network) are final. */
-async function acquireLease(manager: LeaseManager, request: AcquireRequest, log: Logger, signal: AbortSignal): Promise<Lease | undefined> {
+async function acquireLease(manager: LeaseManager, request: AcquireRequest, log: Logger, signal: AbortSignal): Promise<{ lease: Lease; listing: LeaseListing } | undefined> {
   let delayMs = 500;
   while (!signal.aborted) {
     try {
-      return await manager.acquireLease(request);
+      return await manager.acquireLeaseAndListing(request);
     } catch (err) {
       if (!isRetryable(err)) throw err;
       manager.connectivity.failed(err, 'acquiring lease');

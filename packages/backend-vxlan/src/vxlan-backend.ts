@@ -127,7 +127,12 @@ class VxlanBackend implements Backend {
       const wanted = await this.#plan(state);
       const changes = diffStates(state.view, observed, wanted);
       if (changes.length > 0) {
-        log.info('repairing kernel entries', { device: state.view.device, changes: changes.length, detail: changes.map(describe).join('; ') });
+        const first = state.applied === EMPTY_STATE && observed.routes.size === 0;
+        log.info(first ? 'programming kernel entries' : 'repairing kernel entries', {
+          device: state.view.device,
+          changes: changes.length,
+          detail: changes.slice(0, 10).map(describe).join('; ') + (changes.length > 10 ? '; ...' : ''),
+        });
         await host.apply(changes);
       }
       state.applied = wanted;

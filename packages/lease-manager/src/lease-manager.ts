@@ -64,6 +64,8 @@ export interface LeaseKeeper extends AsyncDisposable {
 
 export interface WatchPeersOptions {
   readonly signal: AbortSignal;
+  /** A recent listing to start from (e.g. the one the lease was acquired with); changes since are watched. */
+  readonly initial?: LeaseListing | undefined;
   /** Receives each non-empty batch, one at a time, in store order. */
   readonly onBatch: (batch: LeaseBatch) => void | Promise<void>;
 }
@@ -140,11 +142,20 @@ export class LeaseManager {
 
   /** Acquires this host's lease (flannel's AcquireLease). Throws SUBNET_EXHAUSTED when the network is full. */
   async acquireLease(request: AcquireRequest): Promise<Lease> {
+    return (await this.acquireLeaseAndListing(request)).lease;
+  }
+
+  /**
+   * acquireLease, also returning the listing the lease was chosen from, so a peer watch can start from it
+   * (`watchPeers(..., { initial })`) instead of listing every lease a second time.
+   */
+  async acquireLeaseAndListing(request: AcquireRequest): Promise<{ lease: Lease; listing: LeaseListing }> {
     // One etcd lease serves every attempt: a lost race costs a listing and a transaction, not a grant and a revoke.
     let leaseId: string | undefined;
     try {
       for (let attempt = 1; attempt <= MAX_ACQUIRE_ATTEMPTS; attempt++) {
-        const { leases } = await this.listLeases();
+        const listing = await this.listLeases();
+        const { leases } = listing;
         const plan = planAllocation({
           config: request.config,
           leases,
@@ -162,14 +173,14 @@ export class LeaseManager {
           await this.registry.putLease(plan.lease.key, request.attrs, ttl);
           const lease = this.#leaseFrom(plan.lease, request.attrs, ttl);
           this.#log.info(ttl === null ? 'reusing reserved subnet' : 'reusing lease', { subnet: lease.key, publicIP: request.attrs.publicIP });
-          return lease;
+          return { lease, listing };
         }
         leaseId ??= await this.registry.grantLease(this.#ttlSeconds);
         if (await this.registry.createLease(plan.subnets, request.attrs, leaseId)) {
           const lease = this.#leaseFrom({ key: formatSubnetKey(plan.subnets), ...plan.subnets }, request.attrs, this.#ttlSeconds);
           leaseId = undefined; // now owned by the key
           this.#log.info('acquired lease', { subnet: lease.key, publicIP: request.attrs.publicIP, source: plan.source });
-          return lease;
+          return { lease, listing };
         }
         this.#log.info('subnet was taken by another host at the same moment, retrying', { subnet: formatSubnetKey(plan.subnets), attempt });
       }
@@ -349,8 +360,14 @@ export class LeaseManager {
     };
 
     const loop = (async () => {
+      // Let the caller hold the returned watch before the first batch reaches its callback.
+      await Promise.resolve();
       const backoff = new Backoff(100, 5000);
       let fromRevision: bigint | undefined;
+      if (options.initial) {
+        await deliver(set.reset(options.initial.leases));
+        fromRevision = options.initial.revision + 1n;
+      }
       while (!signal.aborted && fromRevision === undefined) {
         try {
           fromRevision = (await resync()) + 1n;

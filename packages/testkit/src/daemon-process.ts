@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawnTracked, stopProcess } from './processes.js';
-import { waitFor } from './wait.js';
+import { WaitAborted, waitFor } from './wait.js';
 
 /** A long-running process under test (e.g. flanneld), with its output captured for assertions. */
 export interface DaemonProcess extends AsyncDisposable {
@@ -34,7 +34,7 @@ export function startDaemon(command: string, args: readonly string[], options: {
         () => {
           const match = output.match(pattern);
           if (match) return match;
-          if (child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before printing ${pattern}`);
+          if (child.exitCode !== null) throw new WaitAborted(`process exited (${child.exitCode}) before printing ${pattern}`);
           return undefined;
         },
         { timeoutMs, what: `output ${pattern}` },

@@ -1,3 +1,8 @@
+/** Thrown from a `waitFor` check to stop waiting at once (the condition can no longer become true). */
+export class WaitAborted extends Error {
+  override readonly name = 'WaitAborted';
+}
+
 /** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
 export async function waitFor<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
@@ -10,6 +15,7 @@ export async function waitFor<T>(
       const value = await check();
       if (value !== undefined && value !== false) return value;
     } catch (err) {
+      if (err instanceof WaitAborted) throw err;
       lastError = err;
     }
     if (Date.now() > deadline) {

@@ -1,0 +1,197 @@
+/**
+ * flannel's host-gw backend (flannel-compat.md §5.3): no device and no encapsulation. Each peer subnet is routed
+ * through the peer itself, `ip route replace <peer subnet> via <peer PublicIP> dev <external interface>`, so every
+ * host must reach every other directly on one L2 segment, on the address it publishes. That is why a public IP
+ * that differs from the interface address (NAT, `--public-ip`) is refused up front.
+ *
+ * The lease carries `BackendType: "host-gw"` and no BackendData; FLANNEL_MTU is the external interface's MTU.
+ * `apply` diffs the planned routes against the previous plan and sends one batch; `resync` compares the plan with
+ * the kernel's routes on the external interface and repairs missing, wrong and stale routes in one batch. flannel
+ * only re-adds missing routes every 10 s; repairing wrong gateways and removing routes of peers that left while
+ * this host was down goes beyond it. Nothing is torn down on dispose: routes outlive a restart, as in flannel.
+ */
+import {
+  ConfigError,
+  FlannelError,
+  normalizeIP,
+  subnetIdentity,
+  type Backend,
+  type BackendDeps,
+  type BackendFactory,
+  type BackendRegistration,
+  type HostChange,
+  type IpFamily,
+  type Lease,
+  type LeaseBatch,
+  type Logger,
+  type RouteEntry,
+} from '@flannel-ts/core';
+import { HOST_GW_TYPE, deleteChange, diffChanges, diffRoutes, planRepairs, planRoutes, replaceChange, type PlannedRoute, type SkippedLease } from './plan.js';
+
+/** host-gw has no options of its own; unknown `Backend` keys are ignored, as by flannel. */
+export type HostGwConfig = Readonly<Record<string, never>>;
+
+export const hostGwBackend: BackendFactory<HostGwConfig> = {
+  type: HOST_GW_TYPE,
+  parseConfig: () => Object.freeze({}),
+  create: (_config, deps) => new HostGwBackend(deps),
+};
+
+const NAT_MESSAGE = {
+  4: "your PublicIP differs from interface IP, meaning that probably you're on a NAT, which is not supported by host-gw backend",
+  6: "your PublicIPv6 differs from interface IPv6, meaning that probably you're on a NAT, which is not supported by host-gw backend",
+} as const;
+
+/**
+ * Throws when an enabled family advertises an address other than the interface's own: peers would route to an
+ * address this host does not answer on directly. flannel's message, followed by the fix.
+ */
+export function assertNoNat(deps: Pick<BackendDeps, 'externalInterface' | 'network'>): void {
+  const ext = deps.externalInterface;
+  for (const family of [4, 6] as const) {
+    const enabled = family === 4 ? deps.network.ipv4 : deps.network.ipv6;
+    if (!enabled) continue;
+    const iface = family === 4 ? ext.ipv4 : ext.ipv6;
+    const published = family === 4 ? ext.publicIP : ext.publicIPv6;
+    if (iface === undefined) {
+      throw new FlannelError(
+        'INTERFACE_NOT_FOUND',
+        `interface ${ext.name} has no IPv${family} address for host-gw to route through: add one, or pick another interface with --iface`,
+      );
+    }
+    if (published === undefined || normalizeIP(family, published) === normalizeIP(family, iface)) continue;
+    const flag = family === 4 ? '--public-ip' : '--public-ipv6';
+    throw new ConfigError(
+      'Backend.Type',
+      `${NAT_MESSAGE[family]}: ${flag} ${published} is not the address of ${ext.name} (${iface}); host-gw routes peers straight to the ` +
+        `published address, so drop ${flag} (or set it to ${iface}) if the hosts share a network, or use the vxlan backend across NAT`,
+    );
+  }
+}
+
+class HostGwBackend implements Backend {
+  readonly type = HOST_GW_TYPE;
+  readonly #deps: BackendDeps;
+  readonly #log: Logger;
+  /** Peer leases by subnet identity, never the own lease. */
+  readonly #peers = new Map<string, Lease>();
+  #own: Lease | undefined;
+  /** The plan last sent to the kernel. */
+  #planned: PlannedRoute[] = [];
+  /** apply, attach and resync run one at a time: each reads and replaces `#planned`. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Leases already warned about, so a resync every 10 s does not repeat the warning. */
+  readonly #warned = new Set<string>();
+
+  constructor(deps: BackendDeps) {
+    this.#deps = deps;
+    this.#log = deps.log;
+  }
+
+  async prepare(): Promise<BackendRegistration> {
+    assertNoNat(this.#deps);
+    const ext = this.#deps.externalInterface;
+    this.#log.info('host-gw backend ready', { dev: ext.name, mtu: ext.mtu });
+    return { attrs: { backendType: HOST_GW_TYPE }, mtu: ext.mtu };
+  }
+
+  attach(own: Lease): Promise<void> {
+    // Nothing to program for the own subnet (the container bridge routes it). A peer entry for the subnet this host
+    // now holds (after a re-acquire) is dropped together with its route.
+    return this.#serial(async () => {
+      this.#own = own;
+      if (!this.#peers.delete(subnetIdentity(own))) return;
+      await this.#program();
+    });
+  }
+
+  apply(batch: LeaseBatch): Promise<void> {
+    return this.#serial(async () => {
+      const ownId = this.#own && subnetIdentity(this.#own);
+      for (const event of batch) {
+        const id = subnetIdentity(event.lease);
+        if (id === ownId) continue;
+        if (event.type === 'added') this.#peers.set(id, event.lease);
+        else this.#peers.delete(id);
+      }
+      await this.#program();
+    });
+  }
+
+  resync(peers: readonly Lease[]): Promise<void> {
+    return this.#serial(async () => {
+      const ownId = this.#own && subnetIdentity(this.#own);
+      this.#peers.clear();
+      for (const lease of peers) {
+        const id = subnetIdentity(lease);
+        if (id !== ownId) this.#peers.set(id, lease);
+      }
+      const { network, host, externalInterface } = this.#deps;
+      const wanted = this.#plan();
+      const families = ([4, 6] as const).filter((family) => (family === 4 ? network.ipv4 : network.ipv6));
+      const kernel = (
+        await Promise.all(families.map(async (family) => (await host.routes({ dev: externalInterface.name, family })).map((r): RouteEntry & { family: IpFamily } => ({ ...r, family }))))
+      ).flat();
+      const repairs = planRepairs(wanted, kernel, { network, own: this.#own });
+      // A missing route this process programmed before was lost (deleted by hand, interface flapped): flannel's
+      // "route recovered". One it never programmed is simply new (the first listing after a start goes here).
+      const programmed = new Set(this.#planned.map((r) => `${r.dst} ${r.via}`));
+      this.#planned = wanted;
+
+      const changes: HostChange[] = [];
+      for (const stale of repairs.stale) {
+        this.#log.info('stale route removed', { subnet: stale.dst, via: stale.via, dev: stale.dev });
+        changes.push(deleteChange(stale));
+      }
+      for (const route of repairs.missing) {
+        if (programmed.has(`${route.dst} ${route.via}`)) this.#log.info('route recovered', { subnet: route.dst, via: route.via, dev: route.dev, lease: route.lease });
+        else this.#log.debug('adding route', { subnet: route.dst, via: route.via, dev: route.dev });
+        changes.push(replaceChange(route));
+      }
+      for (const { route, was } of repairs.wrong) {
+        this.#log.info('route corrected', { subnet: route.dst, via: route.via, was, dev: route.dev, lease: route.lease });
+        changes.push(replaceChange(route));
+      }
+      if (changes.length > 0) await host.apply(changes);
+      this.#log.debug('routes reconciled', { routes: wanted.length, repaired: changes.length });
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    // Routes stay: a restarted flanneld finds them in place and traffic is not cut (flannel does the same).
+    await this.#queue;
+  }
+
+  /** Sends the difference between the previous plan and the plan for the current peers. */
+  async #program(): Promise<void> {
+    const next = this.#plan();
+    const diff = diffRoutes(this.#planned, next);
+    // Recorded before the batch runs: if a line fails, the daemon's resync repairs from the kernel's state.
+    this.#planned = next;
+    for (const route of diff.remove) this.#log.debug('removing route', { subnet: route.dst, via: route.via, dev: route.dev });
+    for (const route of diff.replace) this.#log.debug('adding route', { subnet: route.dst, via: route.via, dev: route.dev });
+    const changes = diffChanges(diff);
+    if (changes.length > 0) await this.#deps.host.apply(changes);
+  }
+
+  #plan(): PlannedRoute[] {
+    return planRoutes([...this.#peers.values()], { dev: this.#deps.externalInterface.name, network: this.#deps.network, onSkip: (skipped) => this.#reportSkip(skipped) });
+  }
+
+  #reportSkip({ lease, reason, family }: SkippedLease): void {
+    if (reason === 'not-host-gw') {
+      this.#log.debug('ignoring non-host-gw lease', { subnet: lease.key, backendType: lease.attrs.backendType ?? '' });
+      return;
+    }
+    const id = `${lease.key}|${family}|${family === 6 ? lease.attrs.publicIPv6 : lease.attrs.publicIP}`;
+    if (this.#warned.has(id)) return;
+    this.#warned.add(id);
+    this.#log.warn(`ignoring peer without a public IPv${family ?? 4} address`, { subnet: lease.key });
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -208,6 +208,7 @@ describe('leases list', () => {
       publicIPv6: null,
       backendType: 'vxlan',
       backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' },
+      backendV6Data: null,
       expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
       reserved: false,
     });
@@ -221,6 +222,7 @@ describe('leases list', () => {
       publicIPv6: null,
       backendType: null,
       backendData: null,
+      backendV6Data: null,
       expiresAt: null,
       reserved: true,
     });

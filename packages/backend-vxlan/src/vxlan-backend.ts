@@ -21,6 +21,8 @@ import { EMPTY_STATE, planPeers, type DesiredRoute, type DesiredState, type Fami
 
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const VXLAN_ENCAP_OVERHEAD = 50;
+/** The same over an IPv6 underlay (outer header 40): the kernel refuses a larger MTU on flannel-v6. */
+export const VXLAN6_ENCAP_OVERHEAD = 70;
 
 export const vxlanBackend: BackendFactory<VxlanConfig> = {
   type: 'vxlan',
@@ -30,6 +32,7 @@ export const vxlanBackend: BackendFactory<VxlanConfig> = {
 
 interface FamilyState {
   readonly view: FamilyView;
+  readonly mtu: number;
   readonly network: IpNet;
   mac: string;
   ownAddress: string | undefined;
@@ -54,20 +57,22 @@ class VxlanBackend implements Backend {
 
   async prepare() {
     const { externalInterface: ext, network, log } = this.#deps;
-    this.#mtu = (this.#config.mtu ?? ext.mtu) - VXLAN_ENCAP_OVERHEAD;
+    const underlayMtu = this.#config.mtu ?? ext.mtu;
+    this.#mtu = underlayMtu - (network.ipv4 ? VXLAN_ENCAP_OVERHEAD : VXLAN6_ENCAP_OVERHEAD);
     if (this.#mtu < 68) throw new ConfigError('Backend.MTU', `vxlan device MTU would be ${this.#mtu}: the underlay MTU must be at least ${68 + VXLAN_ENCAP_OVERHEAD}`);
     const attrs: { backendType: string; backendData?: unknown; backendV6Data?: unknown } = { backendType: 'vxlan' };
     for (const family of familiesOf(network)) {
       const local = family === 4 ? ext.ipv4 : ext.ipv6;
       if (!local) throw new FlannelError('INTERFACE_NOT_FOUND', `interface ${ext.name} has no IPv${family} address for the vxlan device`);
       const view: FamilyView = { family, device: family === 4 ? `flannel.${this.#config.vni}` : `flannel-v6.${this.#config.vni}`, externalDevice: ext.name };
-      const state: FamilyState = { view, network: (family === 4 ? network.ipv4 : network.ipv6)!.network, mac: '', ownAddress: undefined, applied: EMPTY_STATE };
+      const mtu = underlayMtu - (family === 4 ? VXLAN_ENCAP_OVERHEAD : VXLAN6_ENCAP_OVERHEAD);
+      const state: FamilyState = { view, mtu, network: (family === 4 ? network.ipv4 : network.ipv6)!.network, mac: '', ownAddress: undefined, applied: EMPTY_STATE };
       state.mac = await this.#ensureDevice(state, local);
       this.#families.push(state);
       const data = { VNI: this.#config.vni, VtepMAC: state.mac };
       if (family === 4) attrs.backendData = data;
       else attrs.backendV6Data = data;
-      log.info('vxlan device ready', { device: view.device, vtepMac: state.mac, mtu: this.#mtu, vni: this.#config.vni, port: this.#config.port });
+      log.info('vxlan device ready', { device: view.device, vtepMac: state.mac, mtu, vni: this.#config.vni, port: this.#config.port });
     }
     this.#startMonitor();
     return { attrs, mtu: this.#mtu };
@@ -119,8 +124,8 @@ class VxlanBackend implements Backend {
       if (!link || !this.#compatible(link)) {
         log.warn(link ? 'vxlan device changed by someone else, re-creating it' : 'vxlan device is gone, re-creating it', { device: state.view.device, vtepMac: state.mac });
         await this.#ensureDevice(state, (state.view.family === 4 ? this.#deps.externalInterface.ipv4 : this.#deps.externalInterface.ipv6)!);
-      } else if (link.mtu !== this.#mtu || !link.up) {
-        await host.apply([{ kind: 'link', name: state.view.device, mtu: this.#mtu, up: true }]);
+      } else if (link.mtu !== state.mtu || !link.up) {
+        await host.apply([{ kind: 'link', name: state.view.device, mtu: state.mtu, up: true }]);
       }
       await this.#ensureAddress(state);
       const observed = await this.#observe(state);
@@ -196,14 +201,14 @@ class VxlanBackend implements Backend {
     const device = state.view.device;
     const existing = await host.link(device);
     if (existing && this.#compatible(existing) && existing.vxlan?.local === local && existing.address) {
-      await host.apply([{ kind: 'link', name: device, mtu: this.#mtu, up: true }]);
+      await host.apply([{ kind: 'link', name: device, mtu: state.mtu, up: true }]);
       return existing.address;
     }
     const mac = state.mac || existing?.address || randomMac();
     const changes: HostChange[] = [];
     if (existing) changes.push({ kind: 'link-delete', name: device });
     changes.push(
-      { kind: 'vxlan', name: device, vni: this.#config.vni, local, dev: this.#deps.externalInterface.name, port: this.#config.port, learning: this.#config.learning, gbp: this.#config.gbp, mtu: this.#mtu, address: mac },
+      { kind: 'vxlan', name: device, vni: this.#config.vni, local, dev: this.#deps.externalInterface.name, port: this.#config.port, learning: this.#config.learning, gbp: this.#config.gbp, mtu: state.mtu, address: mac },
       { kind: 'link', name: device, up: true },
     );
     await host.apply(changes);

@@ -38,6 +38,8 @@ export const BIN = {
 
 export const UNDERLAY_PREFIX = '192.0.2';
 export const ETCD_ADDRESS = `${UNDERLAY_PREFIX}.1`;
+/** The IPv6 underlay of a dual-stack lab (documentation range). */
+export const UNDERLAY_V6_PREFIX = '2001:db8::';
 
 export type NetnsHandle = Omit<Netns, typeof Symbol.asyncDispose>;
 
@@ -66,6 +68,8 @@ export interface LabOptions {
   readonly flanneldArgs?: readonly string[];
   /** Show flanneld's log on stderr. */
   readonly echoFlanneld?: boolean;
+  /** Also give the underlay IPv6 addresses (2001:db8::/64), for dual-stack networks. */
+  readonly ipv6?: boolean;
 }
 
 export interface Lab extends AsyncDisposable {
@@ -112,6 +116,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     await ipIn(switchNs, ['link', 'set', 'lo', 'up']);
     await ipIn(switchNs, ['link', 'add', 'br0', 'type', 'bridge']);
     await ipIn(switchNs, ['addr', 'add', `${ETCD_ADDRESS}/24`, 'dev', 'br0']);
+    if (options.ipv6) await ipIn(switchNs, ['addr', 'add', `${UNDERLAY_V6_PREFIX}1/64`, 'dev', 'br0', 'nodad']);
     await ipIn(switchNs, ['link', 'set', 'br0', 'up']);
     say(`underlay: namespace ${switchNs}, bridge br0 ${ETCD_ADDRESS}/24`);
 
@@ -131,6 +136,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       await ipIn(name, ['addr', 'add', `${underlayIp}/24`, 'dev', 'eth0']);
       await ipIn(name, ['link', 'set', 'eth0', 'up']);
       await run('ip', ['netns', 'exec', name, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      if (options.ipv6) {
+        await ipIn(name, ['addr', 'add', `${UNDERLAY_V6_PREFIX}${10 + i}/64`, 'dev', 'eth0', 'nodad']);
+        await run('ip', ['netns', 'exec', name, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+      }
       const dir = join(tmp.path, `h${i}`);
       await mkdir(dir, { recursive: true });
       const subnetFile = join(dir, 'subnet.env');

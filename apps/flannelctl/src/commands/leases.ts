@@ -21,6 +21,7 @@ export interface LeaseJson {
   readonly publicIPv6: string | null;
   readonly backendType: string | null;
   readonly backendData: unknown;
+  readonly backendV6Data: unknown;
   /** ISO-8601; null for a reservation (or when the etcd lease ended while listing). */
   readonly expiresAt: string | null;
   readonly reserved: boolean;
@@ -35,6 +36,7 @@ export function leaseToJson(lease: Lease): LeaseJson {
     publicIPv6: lease.attrs.publicIPv6 ?? null,
     backendType: lease.attrs.backendType ?? null,
     backendData: lease.attrs.backendData ?? null,
+    backendV6Data: lease.attrs.backendV6Data ?? null,
     expiresAt: typeof lease.expiresAt === 'number' ? formatTime(lease.expiresAt) : null,
     reserved: lease.expiresAt === null,
   };
@@ -195,7 +197,7 @@ export const leasesGroup: CommandGroup = {
       details:
         'EXPIRES shows when the etcd lease ends and the time left, or `reserved` for a key without an etcd lease.\n' +
         'Entries that cannot be read are reported on stderr and skipped. --json prints an array of objects with\n' +
-        'key, subnet, ipv6Subnet, publicIP, publicIPv6, backendType, backendData, expiresAt and reserved.',
+        'key, subnet, ipv6Subnet, publicIP, publicIPv6, backendType, backendData, backendV6Data, expiresAt and reserved.',
       options: [{ flag: 'json', help: 'print the leases as a JSON array' }],
       examples: ['flannelctl leases list', 'flannelctl leases list --json'],
       parse: (_positionals, o) => ({ json: o.bool('json') ?? false }),

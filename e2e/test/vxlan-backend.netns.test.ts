@@ -151,3 +151,18 @@ describe('vxlan interop with a host set up by hand as flannel does', () => {
     expect(transfer.received).toBe(transfer.sent);
   });
 });
+
+describe('vxlan DirectRouting', () => {
+  it('routes straight to peers on the same L2 segment, without VXLAN entries', async () => {
+    await using lab = await startLab({ hosts: 2 });
+    await lab.flannelctl(['config', 'set', '10.1.0.0/16', '--backend', 'vxlan', '--backend-opt', 'DirectRouting=true']);
+    const [h1, h2] = lab.hosts as [LabHost, LabHost];
+    for (const host of lab.hosts) await lab.startFlanneld(host);
+    const peer = (await h2.subnetEnv()).subnet!;
+    await waitFor(async () => (await h1.exec('ip', ['route', 'show', peer.toString()])).includes(`via ${h2.underlayIp} dev eth0`), { what: 'direct route' });
+    expect(await h1.exec('ip', ['route', 'show', 'dev', 'flannel.1'])).toBe('');
+    expect(await h1.exec('ip', ['neigh', 'show', 'dev', 'flannel.1', 'nud', 'permanent'])).toBe('');
+    const [c1, c2] = [await lab.addContainer(h1), await lab.addContainer(h2)];
+    expect((await ping(c1, c2.ip)).ok).toBe(true);
+  });
+});

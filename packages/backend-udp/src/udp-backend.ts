@@ -57,7 +57,7 @@ class UdpBackend implements Backend {
   }
 
   /** Data-path counters (packets, bytes, drops by reason). */
-  stats() {
+  metrics() {
     return this.#forwarder?.stats();
   }
 

@@ -45,6 +45,8 @@ export interface Backend extends AsyncDisposable {
   apply(batch: LeaseBatch): Promise<void>;
   /** Reconciles the data path against the full peer set. */
   resync(peers: readonly Lease[]): Promise<void>;
+  /** Data-path counters, for backends that move packets themselves (udp). */
+  metrics?(): Readonly<Record<string, number>> | undefined;
 }
 
 export interface BackendFactory<Config = unknown> {

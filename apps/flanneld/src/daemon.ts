@@ -18,7 +18,7 @@ import {
   type Logger,
   type NetworkConfig,
 } from '@flannel-ts/core';
-import { createHostNetwork } from '@flannel-ts/host-net';
+import { createHostNetwork, createIptablesFirewall, createNftablesFirewall, type FirewallFamily } from '@flannel-ts/host-net';
 import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest, type LeaseListing } from '@flannel-ts/lease-manager';
 import { readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { BACKENDS, backendFactory } from './backends.js';
@@ -107,6 +107,9 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   state.lease = lease;
 
   await backend.attach(lease);
+  state.phase = 'setting up firewall';
+  const firewall = await setUpFirewall(config, options, log);
+  await firewall.apply(lease);
   const writeEnv = async (current: Lease) => {
     await writeSubnetEnv(options.subnetFile, {
       network: config.ipv4?.network,
@@ -179,9 +182,12 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
       state.lease = current;
       peers.setOwn(current);
       await backend.attach(current);
+      await firewall.apply(current).catch((err: unknown) => log.error('firewall rules for the new lease failed', { reason: errorMessage(err) }));
       await writeEnv(current).catch((err: unknown) => log.error('writing subnet file failed', { reason: errorMessage(err) }));
     },
   });
+
+  await using _firewallResync = startPeriodic(options.iptablesResync * 1000, () => firewall.repair(state.lease ?? lease), signal);
 
   state.phase = 'running';
   log.info('flanneld is running', { subnet: lease.key, backend: backend.type, peers: peers.peers().length });
@@ -278,4 +284,64 @@ function startPeriodic(intervalMs: number, task: () => Promise<void>, signal: Ab
       await running;
     },
   };
+}
+
+interface DaemonFirewall {
+  apply(lease: Lease): Promise<void>;
+  /** Re-checks the rules and re-applies them when anything is missing (every --iptables-resync seconds). */
+  repair(lease: Lease): Promise<void>;
+}
+
+/**
+ * Masquerade and forward rules (flannel-compat.md §6): the mode comes from the config's EnableNFTables; the other
+ * mode's leftovers are removed first. Rules are not removed at exit, so a restart does not cut traffic.
+ */
+async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, log: Logger): Promise<DaemonFirewall> {
+  const fwLog = log.child('firewall');
+  const randomFully = !options.ipMasqFullyRandomDisable && (config.enableNFTables || (await iptablesHasRandomFully()));
+  const planFor = (lease: Lease) => {
+    const families: FirewallFamily[] = [];
+    if (config.ipv4 && lease.subnet) families.push({ family: 4, network: config.ipv4.network, subnet: lease.subnet });
+    if (config.ipv6 && lease.ipv6Subnet) families.push({ family: 6, network: config.ipv6.network, subnet: lease.ipv6Subnet });
+    return { families, masquerade: options.ipMasq, forward: options.iptablesForwardRules, randomFully };
+  };
+  const make = (lease: Lease) => (config.enableNFTables ? createNftablesFirewall(planFor(lease), fwLog) : createIptablesFirewall(planFor(lease), fwLog));
+  let cleaned = false;
+  return {
+    async apply(lease) {
+      const firewall = make(lease);
+      if (!cleaned) {
+        cleaned = true;
+        await firewall.removeOtherMode().catch((err: unknown) => fwLog.debug('cleaning the other firewall mode failed', { reason: errorMessage(err) }));
+      }
+      if (!options.ipMasq && !options.iptablesForwardRules) return;
+      await firewall.apply();
+      fwLog.info('firewall rules in place', { mode: firewall.mode, masquerade: options.ipMasq, forward: options.iptablesForwardRules, randomFully });
+    },
+    async repair(lease) {
+      if (!options.ipMasq && !options.iptablesForwardRules) return;
+      const firewall = make(lease);
+      try {
+        const problems = await firewall.check();
+        if (problems.length === 0) return;
+        fwLog.warn('firewall rules missing or changed, re-applying', { problems: problems.join('; ') });
+        await firewall.apply();
+      } catch (err) {
+        fwLog.error('checking firewall rules failed', { reason: errorMessage(err) });
+      }
+    },
+  };
+}
+
+/** go-iptables' HasRandomFully: iptables 1.6.2 or newer. */
+async function iptablesHasRandomFully(): Promise<boolean> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile('iptables', ['--version'], (err, stdout) => {
+      const match = /v(\d+)\.(\d+)\.(\d+)/.exec(stdout ?? '');
+      if (err || !match) return resolve(false);
+      const [major, minor, patch] = match.slice(1).map(Number) as [number, number, number];
+      resolve(major > 1 || (major === 1 && (minor > 6 || (minor === 6 && patch >= 2))));
+    });
+  });
 }

@@ -26,6 +26,9 @@ export interface FlanneldOptions {
   readonly subnetFile: string;
   readonly subnetLeaseRenewMargin: number;
   readonly ipMasq: boolean;
+  readonly ipMasqFullyRandomDisable: boolean;
+  readonly iptablesResync: number;
+  readonly iptablesForwardRules: boolean;
   readonly healthzIp: string;
   readonly healthzPort: number;
   readonly logLevel: LogLevel;
@@ -126,7 +129,10 @@ export const FLAGS: { readonly [K in keyof FlanneldOptions]: FlagSpec<FlanneldOp
   publicIpv6: { flag: 'public-ipv6', kind: 'string', default: '', parse: ipOf(6), help: 'IPv6 address other hosts reach this one at (default: the interface address)' },
   subnetFile: { flag: 'subnet-file', kind: 'string', default: DEFAULT_SUBNET_FILE, parse: str, help: 'file the subnet, network and MTU are written to' },
   subnetLeaseRenewMargin: { flag: 'subnet-lease-renew-margin', kind: 'int', default: 60, parse: int(1, 1439), help: 'renew the subnet lease this many minutes before it expires (1-1439)' },
-  ipMasq: { flag: 'ip-masq', kind: 'bool', default: false, parse: bool, help: 'masquerade traffic leaving the flannel network: written to subnet.env as FLANNEL_IPMASQ (this build does not install the rules yet)' },
+  ipMasq: { flag: 'ip-masq', kind: 'bool', default: false, parse: bool, help: 'set up IP masquerade for traffic leaving the flannel network (chain FLANNEL-POSTRTG, or nftables table flannel-ipv4); also FLANNEL_IPMASQ in subnet.env' },
+  ipMasqFullyRandomDisable: { flag: 'ip-masq-fully-random-disable', kind: 'bool', default: false, parse: bool, help: 'do not add --random-fully (fully-random) to the masquerade rules' },
+  iptablesResync: { flag: 'iptables-resync', kind: 'int', default: 5, parse: int(1, 86400), help: 'check the firewall rules every N seconds and repair them when missing' },
+  iptablesForwardRules: { flag: 'iptables-forward-rules', kind: 'bool', default: true, parse: bool, help: 'add FORWARD accept rules for the flannel network (chain FLANNEL-FWD); --iptables-forward-rules=false to leave FORWARD alone' },
   healthzIp: { flag: 'healthz-ip', kind: 'string', default: '0.0.0.0', parse: ipOf(4), help: 'address the health check server listens on' },
   healthzPort: { flag: 'healthz-port', kind: 'int', default: 0, parse: int(0, 65535), help: 'port of the health check server (/healthz, /readyz); 0 disables it' },
   logLevel: { flag: 'log-level', kind: 'string', default: 'info', parse: logLevel, help: `log level: ${LOG_LEVELS.join(', ')}` },

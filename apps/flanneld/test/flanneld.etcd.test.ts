@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectEtcd } from '@flannel-ts/lease-manager';
 import { createTempDir, freePort, startEtcd, waitFor, type EtcdServer } from '@flannel-ts/testkit';
-import { startFlanneld } from './harness.js';
+import { fetchInNamespace, startFlanneld } from './harness.js';
 
 const CONFIG_KEY = '/coreos.com/network/config';
 const SUBNETS = '/coreos.com/network/subnets/';
@@ -25,7 +25,7 @@ describe('flanneld with the alloc backend', () => {
     await using etcd = await startEtcd();
     await using dir = await createTempDir();
     const subnetFile = join(dir.path, 'run', 'subnet.env');
-    await using flanneld = startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile });
+    await using flanneld = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile });
     await flanneld.waitForOutput(/waiting for a valid network config .*flannelctl config set/);
     await putConfig(etcd, '{"Network":"10.1.0.0/16","Backend":{"Type":"alloc"}}');
     const [, subnet] = await flanneld.waitForOutput(/flanneld is running subnet=(\S+)/);
@@ -45,18 +45,18 @@ describe('flanneld with the alloc backend', () => {
     await using dir = await createTempDir();
     await putConfig(etcd, '{"Network":"10.1.0.0/16","Backend":{"Type":"alloc"}}');
     const subnetFile = join(dir.path, 'subnet.env');
-    const first = startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile, args: ['--ip-masq'] });
+    const first = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile, args: ['--ip-masq'] });
     const [, subnet] = await first.waitForOutput(/flanneld is running subnet=(\S+)/);
     expect(await first.stop()).toBe(0);
 
-    await using again = startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile });
+    await using again = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile });
     await again.waitForOutput(new RegExp(`reusing lease subnet=${subnet}`));
 
     // A new public IP (the host was re-addressed) still gets its old subnet back from subnet.env once the old
     // lease is gone.
     await again.stop();
     await withClient(etcd, (c) => c.delete().key(`${SUBNETS}${subnet}`).exec());
-    await using moved = startFlanneld(etcd, { publicIp: '192.0.2.99', subnetFile });
+    await using moved = await startFlanneld(etcd, { publicIp: '192.0.2.99', subnetFile });
     await moved.waitForOutput(new RegExp(`acquired lease subnet=${subnet} publicIP=192.0.2.99 source=previous`));
   });
 
@@ -64,10 +64,10 @@ describe('flanneld with the alloc backend', () => {
     await using etcd = await startEtcd();
     await using dir = await createTempDir();
     await putConfig(etcd, '{"Network":"10.3.0.0/28","Backend":{"Type":"alloc"}}');
-    const hosts = [1, 2, 3].map((n) => startFlanneld(etcd, { publicIp: `192.0.2.${n}`, subnetFile: join(dir.path, `${n}.env`) }));
+    const hosts = await Promise.all([1, 2, 3].map((n) => startFlanneld(etcd, { publicIp: `192.0.2.${n}`, subnetFile: join(dir.path, `${n}.env`) })));
     try {
       await Promise.all(hosts.map((h) => h.waitForOutput(/flanneld is running/)));
-      const fourth = startFlanneld(etcd, { publicIp: '192.0.2.4', subnetFile: join(dir.path, '4.env') });
+      const fourth = await startFlanneld(etcd, { publicIp: '192.0.2.4', subnetFile: join(dir.path, '4.env') });
       expect(await fourth.exited()).toBe(1);
       expect(fourth.output()).toMatch(/flanneld failed reason="out of subnets: every \/30 from 10.3.0.4 to 10.3.0.12 .* revoke unused leases/);
       expect((await subnetKeys(etcd)).sort()).toEqual([`${SUBNETS}10.3.0.12-30`, `${SUBNETS}10.3.0.4-30`, `${SUBNETS}10.3.0.8-30`]);
@@ -80,7 +80,7 @@ describe('flanneld with the alloc backend', () => {
     await using etcd = await startEtcd();
     await using dir = await createTempDir();
     await putConfig(etcd, '{"Network":"10.1.0.0/16","Backend":{"Type":"wireguard"}}');
-    const flanneld = startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile: join(dir.path, 'subnet.env') });
+    const flanneld = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile: join(dir.path, 'subnet.env') });
     expect(await flanneld.exited()).toBe(1);
     expect(flanneld.output()).toMatch(/backend type \\"wireguard\\" is not supported by this build of flanneld yet \(supported: alloc/);
     expect(await subnetKeys(etcd)).toEqual([]);
@@ -90,10 +90,10 @@ describe('flanneld with the alloc backend', () => {
     await using etcd = await startEtcd();
     await using dir = await createTempDir();
     await putConfig(etcd, '{"Network":"10.1.0.0/16","Backend":{"Type":"alloc"}}');
-    await using a = startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile: join(dir.path, 'a.env') });
+    await using a = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile: join(dir.path, 'a.env') });
     await a.waitForOutput(/flanneld is running/);
     await withClient(etcd, (c) => c.put(`${SUBNETS}10.1.99.0-24`).value('{"PublicIP":42}').exec());
-    await using b = startFlanneld(etcd, { publicIp: '192.0.2.2', subnetFile: join(dir.path, 'b.env') });
+    await using b = await startFlanneld(etcd, { publicIp: '192.0.2.2', subnetFile: join(dir.path, 'b.env') });
     await b.waitForOutput(/flanneld is running/);
     await a.waitForOutput(/peer added subnet=\S+ publicIP=192.0.2.2/);
     expect(a.output()).toMatch(/skipped malformed lease key=\/coreos.com\/network\/subnets\/10.1.99.0-24 reason="PublicIP 42 is not an IPv4 address"/);
@@ -105,11 +105,11 @@ describe('flanneld with the alloc backend', () => {
     await using dir = await createTempDir();
     await putConfig(etcd, '{"Network":"10.1.0.0/16","Backend":{"Type":"alloc"}}');
     const port = await freePort();
-    await using flanneld = startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile: join(dir.path, 'subnet.env'), args: [`--healthz-ip=127.0.0.1`, `--healthz-port=${port}`] });
+    await using flanneld = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile: join(dir.path, 'subnet.env'), args: [`--healthz-ip=127.0.0.1`, `--healthz-port=${port}`] });
     const [, subnet] = await flanneld.waitForOutput(/flanneld is running subnet=(\S+)/);
-    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-    expect([ready.status, await ready.text()]).toEqual([200, 'flanneld is ready\n']);
+    expect((await fetchInNamespace(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    const ready = await fetchInNamespace(`http://127.0.0.1:${port}/readyz`);
+    expect([ready.status, ready.body]).toEqual([200, 'flanneld is ready\n']);
 
     await etcd.stop();
     await flanneld.waitForOutput(/etcd unreachable, retrying with back-off/);
@@ -131,7 +131,7 @@ describe('flanneld with the alloc backend', () => {
     await using dir = await createTempDir();
     await withClient(etcd, (c) => c.put('/custom/network/config').value('{"Network":"10.5.0.0/16","Backend":{"Type":"alloc"}}').exec());
     const subnetFile = join(dir.path, 'env.env');
-    await using flanneld = startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile, env: { FLANNELD_ETCD_PREFIX: '/custom/network', FLANNELD_IP_MASQ: 'true' } });
+    await using flanneld = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile, env: { FLANNELD_ETCD_PREFIX: '/custom/network', FLANNELD_IP_MASQ: 'true' } });
     await flanneld.waitForOutput(/flanneld is running/);
     expect(await readFile(subnetFile, 'utf8')).toMatch(/^FLANNEL_NETWORK=10.5.0.0\/16\nFLANNEL_SUBNET=10.5.\d+.1\/24\nFLANNEL_MTU=65536\nFLANNEL_IPMASQ=true\n$/);
   });

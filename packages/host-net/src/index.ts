@@ -1,2 +1,4 @@
 export { createHostNetwork, ipBatchLine, bridgeBatchLine } from './iproute2.js';
 export type { IpRoute2Options } from './iproute2.js';
+export { createIptablesFirewall, createNftablesFirewall, masqueradeRules, forwardRules, iptablesRestorePayload, nftablesScript } from './firewall.js';
+export type { Firewall, FirewallPlan, FirewallFamily } from './firewall.js';

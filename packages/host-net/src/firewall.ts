@@ -1,0 +1,239 @@
+/**
+ * flannel's masquerade and forward rules (flannel-compat.md §6), in its two modes, each applied atomically:
+ * iptables through one `iptables-restore --noflush` payload per family (declaring a chain flushes and refills it in
+ * the same transaction), nftables through one `nft -f` script. The rules are flannel's, so `iptables -t nat -S`
+ * lists exactly what flannel's e2e suite expects. Differences, all fixes: the nftables rules match the iptables ones
+ * (`ip saddr != C ip daddr P`, and a masked mark test; quirk 10); the nftables mode does not need the iptables
+ * binaries (quirk 19); the other mode's leftovers are removed from the right tables (quirk 9); old rules after a
+ * network or subnet change vanish with the chain flush (flannel deletes them one by one).
+ */
+import { spawn } from 'node:child_process';
+import { HostCommandError, type IpFamily, type IpNet, type Logger } from '@flannel-ts/core';
+
+export interface FirewallFamily {
+  readonly family: IpFamily;
+  /** The flannel network (C). */
+  readonly network: IpNet;
+  /** This host's subnet (P). */
+  readonly subnet: IpNet;
+}
+
+export interface FirewallPlan {
+  readonly families: readonly FirewallFamily[];
+  /** --ip-masq */
+  readonly masquerade: boolean;
+  /** --iptables-forward-rules */
+  readonly forward: boolean;
+  /** `--random-fully` / `fully-random`, unless --ip-masq-fully-random-disable */
+  readonly randomFully: boolean;
+}
+
+export interface Firewall {
+  readonly mode: 'iptables' | 'nftables';
+  /** Installs every rule in one transaction per tool. */
+  apply(): Promise<void>;
+  /** What is missing or different from the plan; empty when the kernel matches. */
+  check(): Promise<string[]>;
+  /** Removes what the other mode (or an older run of it) left behind. */
+  removeOtherMode(): Promise<void>;
+}
+
+const MASQ_COMMENT = '-m comment --comment "flanneld masq"';
+const FWD_COMMENT = '-m comment --comment "flanneld forward"';
+const multicast = (family: IpFamily) => (family === 4 ? '224.0.0.0/4' : 'ff00::/8');
+
+/** The nat rules of FLANNEL-POSTRTG, in `iptables -S` form. */
+export function masqueradeRules(f: FirewallFamily, randomFully: boolean): string[] {
+  const C = f.network.toString();
+  const P = f.subnet.toString();
+  const masq = `-j MASQUERADE${randomFully ? ' --random-fully' : ''}`;
+  return [
+    `-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 ${MASQ_COMMENT} -j RETURN`,
+    `-A FLANNEL-POSTRTG -s ${P} -d ${C} ${MASQ_COMMENT} -j RETURN`,
+    `-A FLANNEL-POSTRTG -s ${C} -d ${P} ${MASQ_COMMENT} -j RETURN`,
+    `-A FLANNEL-POSTRTG ! -s ${C} -d ${P} ${MASQ_COMMENT} -j RETURN`,
+    `-A FLANNEL-POSTRTG -s ${C} ! -d ${multicast(f.family)} ${MASQ_COMMENT} ${masq}`,
+    `-A FLANNEL-POSTRTG ! -s ${C} -d ${C} ${MASQ_COMMENT} ${masq}`,
+  ];
+}
+
+export function forwardRules(f: FirewallFamily): string[] {
+  const C = f.network.toString();
+  return [`-A FLANNEL-FWD -s ${C} ${FWD_COMMENT} -j ACCEPT`, `-A FLANNEL-FWD -d ${C} ${FWD_COMMENT} -j ACCEPT`];
+}
+
+const MASQ_JUMP = `-A POSTROUTING ${MASQ_COMMENT} -j FLANNEL-POSTRTG`;
+const FWD_JUMP = `-A FORWARD ${FWD_COMMENT} -j FLANNEL-FWD`;
+
+/** The iptables-restore payload for one family; `jumps` says which jump rules are already in place. */
+export function iptablesRestorePayload(f: FirewallFamily, plan: FirewallPlan, jumps: { masq: boolean; fwd: boolean }): string {
+  let out = '';
+  if (plan.masquerade) {
+    out += `*nat\n:FLANNEL-POSTRTG - [0:0]\n${jumps.masq ? '' : `${MASQ_JUMP}\n`}${masqueradeRules(f, plan.randomFully).join('\n')}\nCOMMIT\n`;
+  }
+  if (plan.forward) {
+    out += `*filter\n:FLANNEL-FWD - [0:0]\n${jumps.fwd ? '' : `${FWD_JUMP}\n`}${forwardRules(f).join('\n')}\nCOMMIT\n`;
+  }
+  return out;
+}
+
+/** One nft script (one transaction) for every family. */
+export function nftablesScript(plan: FirewallPlan): string {
+  const lines: string[] = [];
+  for (const f of plan.families) {
+    const table = f.family === 4 ? 'ip flannel-ipv4' : 'ip6 flannel-ipv6';
+    const name = f.family === 4 ? 'flannel-ipv4' : 'flannel-ipv6';
+    const ip = f.family === 4 ? 'ip' : 'ip6';
+    const C = f.network.toString();
+    const P = f.subnet.toString();
+    lines.push(`add table ${table} { comment "rules for ${name}"; }`);
+    if (plan.forward) {
+      lines.push(
+        `add chain ${table} forward { comment "chain to accept flannel traffic"; type filter hook forward priority filter; policy accept; }`,
+        `flush chain ${table} forward`,
+        `add rule ${table} forward ${ip} saddr ${C} accept`,
+        `add rule ${table} forward ${ip} daddr ${C} accept`,
+      );
+    }
+    if (plan.masquerade) {
+      const masq = `masquerade${plan.randomFully ? ' fully-random' : ''}`;
+      lines.push(
+        `add chain ${table} postrtg { comment "chain to manage traffic masquerading by flannel"; type nat hook postrouting priority srcnat; }`,
+        `flush chain ${table} postrtg`,
+        `add rule ${table} postrtg meta mark & 0x4000 == 0x4000 return`,
+        `add rule ${table} postrtg ${ip} saddr ${P} ${ip} daddr ${C} return`,
+        `add rule ${table} postrtg ${ip} saddr ${C} ${ip} daddr ${P} return`,
+        `add rule ${table} postrtg ${ip} saddr != ${C} ${ip} daddr ${P} return`,
+        `add rule ${table} postrtg ${ip} saddr ${C} ${ip} daddr != ${multicast(f.family)} ${masq}`,
+        `add rule ${table} postrtg ${ip} saddr != ${C} ${ip} daddr ${C} ${masq}`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function exec(command: string, args: readonly string[], input?: string): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', (err) => resolve({ code: 127, stdout, stderr: err.message }));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input);
+    }
+  });
+}
+
+async function must(command: string, args: readonly string[], input?: string): Promise<string> {
+  const result = await exec(command, args, input);
+  if (result.code !== 0) {
+    throw new HostCommandError(`${command} ${args.join(' ')}`, result.code, result.stderr, `${command} ${args.join(' ')} failed: ${result.stderr.trim() || `exit ${result.code}`}`);
+  }
+  return result.stdout;
+}
+
+const iptablesFor = (family: IpFamily) => (family === 4 ? 'iptables' : 'ip6tables');
+
+/** Rules of a chain as `iptables -S` prints them (an empty list when the chain does not exist). */
+async function listChain(family: IpFamily, table: string, chain: string): Promise<string[] | undefined> {
+  const result = await exec(iptablesFor(family), ['-w', '-t', table, '-S', chain]);
+  if (result.code !== 0) return undefined;
+  return result.stdout.split('\n').filter((line) => line.startsWith('-A '));
+}
+
+export function createIptablesFirewall(plan: FirewallPlan, log: Logger): Firewall {
+  const jumpsPresent = async (family: IpFamily) => ({
+    masq: (await listChain(family, 'nat', 'POSTROUTING'))?.includes(MASQ_JUMP) ?? false,
+    fwd: (await listChain(family, 'filter', 'FORWARD'))?.includes(FWD_JUMP) ?? false,
+  });
+  return {
+    mode: 'iptables',
+    async apply() {
+      for (const f of plan.families) {
+        const payload = iptablesRestorePayload(f, plan, await jumpsPresent(f.family));
+        if (payload) await must(`${iptablesFor(f.family)}-restore`, ['--noflush', '--wait'], payload);
+      }
+    },
+    async check() {
+      const problems: string[] = [];
+      for (const f of plan.families) {
+        const tool = iptablesFor(f.family);
+        const jumps = await jumpsPresent(f.family);
+        if (plan.masquerade) {
+          if (!jumps.masq) problems.push(`${tool} nat POSTROUTING: jump to FLANNEL-POSTRTG missing`);
+          const rules = await listChain(f.family, 'nat', 'FLANNEL-POSTRTG');
+          const wanted = masqueradeRules(f, plan.randomFully);
+          if (!rules) problems.push(`${tool} nat FLANNEL-POSTRTG: chain missing`);
+          else if (rules.join('\n') !== wanted.join('\n')) problems.push(`${tool} nat FLANNEL-POSTRTG: ${wanted.filter((r) => !rules.includes(r)).length} rule(s) missing, ${rules.filter((r) => !wanted.includes(r)).length} unexpected`);
+        }
+        if (plan.forward) {
+          if (!jumps.fwd) problems.push(`${tool} filter FORWARD: jump to FLANNEL-FWD missing`);
+          const rules = await listChain(f.family, 'filter', 'FLANNEL-FWD');
+          if (!rules || rules.join('\n') !== forwardRules(f).join('\n')) problems.push(`${tool} filter FLANNEL-FWD: rules missing or changed`);
+        }
+      }
+      return problems;
+    },
+    async removeOtherMode() {
+      for (const table of ['ip flannel-ipv4', 'ip6 flannel-ipv6']) {
+        const result = await exec('nft', ['delete', 'table', ...table.split(' ')]);
+        if (result.code === 0) log.info('removed nftables table left by the nftables mode', { table });
+      }
+    },
+  };
+}
+
+export function createNftablesFirewall(plan: FirewallPlan, log: Logger): Firewall {
+  return {
+    mode: 'nftables',
+    async apply() {
+      if (plan.families.length === 0 || (!plan.masquerade && !plan.forward)) return;
+      await must('nft', ['-f', '-'], nftablesScript(plan));
+    },
+    async check() {
+      const problems: string[] = [];
+      for (const f of plan.families) {
+        const table = f.family === 4 ? ['ip', 'flannel-ipv4'] : ['ip6', 'flannel-ipv6'];
+        const result = await exec('nft', ['list', 'table', ...table]);
+        if (result.code !== 0) {
+          problems.push(`nft table ${table.join(' ')} missing`);
+          continue;
+        }
+        const rules = result.stdout;
+        const expectRules = (chain: string, count: number) => {
+          const section = new RegExp(`chain ${chain} \\{([\\s\\S]*?)\\n\\t\\}`).exec(rules)?.[1] ?? '';
+          const found = section.split('\n').filter((l) => /\b(accept|return|masquerade)\b/.test(l) && !l.includes('policy')).length;
+          if (found !== count) problems.push(`nft ${table.join(' ')} chain ${chain}: ${found} of ${count} rules`);
+        };
+        if (plan.forward) expectRules('forward', 2);
+        if (plan.masquerade) expectRules('postrtg', 6);
+      }
+      return problems;
+    },
+    async removeOtherMode() {
+      // Without iptables binaries there is nothing to clean (fixes quirk 19: they are not required).
+      for (const family of [4, 6] as const) {
+        const tool = iptablesFor(family);
+        for (const [table, chain, jump] of [
+          ['nat', 'FLANNEL-POSTRTG', MASQ_JUMP],
+          ['filter', 'FLANNEL-FWD', FWD_JUMP],
+        ] as const) {
+          const deleted = await exec(tool, ['-w', '-t', table, ...jump.replace(/^-A /, '-D ').match(/"[^"]*"|\S+/g)!.map((t) => t.replace(/^"|"$/g, ''))]);
+          await exec(tool, ['-w', '-t', table, '-F', chain]);
+          const removed = await exec(tool, ['-w', '-t', table, '-X', chain]);
+          if (deleted.code === 0 || removed.code === 0) log.info('removed iptables rules left by the iptables mode', { tool, table, chain });
+        }
+      }
+    },
+  };
+}

@@ -91,7 +91,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
   }
   const log: Logger = createLineLogger({ write: (line) => io.stderr.write(`${line}\n`), level: command.options.logLevel, component: 'flanneld' });
   try {
-    await runDaemon(command.options, { ...deps, log });
+    await runDaemon(command.options, { ...deps, notifySocket: io.env['NOTIFY_SOCKET'], log });
     return 0;
   } catch (err) {
     log.error('flanneld failed', { reason: errorMessage(err) });

@@ -19,7 +19,9 @@ import {
   type NetworkConfig,
 } from '@flannel-ts/core';
 import { createHostNetwork, createIptablesFirewall, createNftablesFirewall, type FirewallFamily } from '@flannel-ts/host-net';
-import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest, type LeaseListing } from '@flannel-ts/lease-manager';
+import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest, type EtcdConnectivity, type LeaseListing } from '@flannel-ts/lease-manager';
+import { createMetrics, type MetricsSources } from './metrics.js';
+import { notifySystemd } from './sd-notify.js';
 import { readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { BACKENDS, backendFactory } from './backends.js';
 import { findExternalInterface } from './external-interface.js';
@@ -37,6 +39,8 @@ export interface DaemonDeps {
   /** TTL of subnet leases; flannel's 24 h unless a test shortens it. */
   readonly leaseTtlSeconds?: number;
   readonly backends?: typeof BACKENDS;
+  /** systemd's NOTIFY_SOCKET, if any: READY=1 is sent there once the daemon runs. */
+  readonly notifySocket?: string | undefined;
   /** Called once the daemon is ready (subnet.env written, peers watched). */
   readonly onReady?: (state: DaemonState) => void;
 }
@@ -47,11 +51,24 @@ export class DaemonState {
   lease: Lease | undefined;
   subnetEnvWritten = false;
   peersSynced = false;
+  peersProgrammed = 0;
+  etcd: EtcdConnectivity | undefined;
+  readonly #etcdTimeoutMs: number;
+  readonly #now: () => number;
+
+  constructor(etcdTimeoutMs = 60_000, now: () => number = Date.now) {
+    this.#etcdTimeoutMs = etcdTimeoutMs;
+    this.#now = now;
+  }
 
   readiness(): Readiness {
     if (!this.lease) return { ready: false, reason: `no subnet lease yet (${this.phase})` };
     if (!this.subnetEnvWritten) return { ready: false, reason: 'subnet.env not written yet' };
     if (!this.peersSynced) return { ready: false, reason: 'peer leases not synced yet' };
+    const since = this.etcd?.unreachableSince;
+    if (since !== undefined && this.#now() - since >= this.#etcdTimeoutMs) {
+      return { ready: false, reason: `etcd unreachable for ${Math.round((this.#now() - since) / 1000)} s (the data path keeps the last known peers)` };
+    }
     return { ready: true, reason: '' };
   }
 }
@@ -59,13 +76,25 @@ export class DaemonState {
 export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Promise<void> {
   const { signal } = deps;
   const log = deps.log;
-  const state = new DaemonState();
+  const state = new DaemonState(options.readinessEtcdTimeout * 1000);
 
   await using store = await connectStore(options, log, deps.leaseTtlSeconds);
   const { manager } = store;
+  state.etcd = manager.connectivity;
   const previous = await readPreviousSubnetEnv(options.subnetFile, log);
 
-  await using _health = options.healthzPort > 0 ? await startHealthServer({ host: options.healthzIp, port: options.healthzPort, readiness: () => state.readiness(), log }) : undefined;
+  let metricsSources: MetricsSources | undefined;
+  const metrics = createMetrics(() => metricsSources);
+  await using _health =
+    options.healthzPort > 0
+      ? await startHealthServer({
+          host: options.healthzIp,
+          port: options.healthzPort,
+          readiness: () => state.readiness(),
+          metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+          log,
+        })
+      : undefined;
 
   state.phase = 'waiting for network config';
   log.info('waiting for network config', { key: manager.registry.configKey });
@@ -144,7 +173,9 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
         log.info('peers listed', { peers: all.length });
         try {
           await backend.resync(all);
+          state.peersProgrammed = all.length;
         } catch (err) {
+          metrics.programmingErrors.inc();
           log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
         }
         return;
@@ -152,7 +183,9 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
       if (batch.length > 20) log.info('peers changed', { added: batch.filter((e) => e.type === 'added').length, removed: batch.filter((e) => e.type === 'removed').length });
       try {
         await backend.apply(batch);
+        state.peersProgrammed = peers.peers().length;
       } catch (err) {
+        metrics.programmingErrors.inc();
         log.warn('programming peers failed, reconciling', { reason: errorMessage(err) });
         await resyncNow?.();
       }
@@ -161,11 +194,21 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   await peers.synced;
   // Reconcile periodically too: repairs drift such as a deleted device or route.
   resyncNow = async () => {
+    const current = peers.peers();
     try {
-      await backend.resync(peers.peers());
+      await backend.resync(current);
+      state.peersProgrammed = current.length;
     } catch (err) {
+      metrics.programmingErrors.inc();
       log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
     }
+  };
+  metricsSources = {
+    leaseExpiresAt: () => state.lease?.expiresAt,
+    peersKnown: () => peers.peers().length,
+    peersProgrammed: () => state.peersProgrammed,
+    etcd: manager.connectivity,
+    backend,
   };
   // No peers at all: nothing was delivered, but leftovers of a previous run still need removing.
   if (!reconciled) {
@@ -191,6 +234,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
 
   state.phase = 'running';
   log.info('flanneld is running', { subnet: lease.key, backend: backend.type, peers: peers.peers().length });
+  if (deps.notifySocket && notifySystemd('READY=1', deps.notifySocket)) log.info('notified systemd: READY=1');
   deps.onReady?.(state);
   await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
   log.info('shutting down, leaving the lease and data path in place', { subnet: state.lease?.key });

@@ -1,6 +1,7 @@
 /**
  * flannel's health endpoints (flannel-compat.md §7.4): `GET /healthz` answers while the process runs,
- * `GET /readyz` answers 200 once the daemon is ready and 503 with the reason before that.
+ * `GET /readyz` answers 200 while the daemon is ready and 503 with the reason otherwise, and `GET /metrics` serves
+ * Prometheus metrics.
  */
 import { createServer } from 'node:http';
 import type { Logger } from '@flannel-ts/core';
@@ -14,13 +15,18 @@ export interface HealthServer extends AsyncDisposable {
   readonly port: number;
 }
 
-export async function startHealthServer(options: { host: string; port: number; readiness: () => Readiness; log: Logger }): Promise<HealthServer> {
+export async function startHealthServer(options: { host: string; port: number; readiness: () => Readiness; metrics?: () => Promise<{ contentType: string; body: string }>; log: Logger }): Promise<HealthServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { 'content-type': 'text/plain' }).end('method not allowed\n');
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('flanneld is running\n');
+    } else if (path === '/metrics' && options.metrics) {
+      options
+        .metrics()
+        .then(({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body))
+        .catch((err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(err)}\n`));
     } else if (path === '/readyz') {
       const readiness = options.readiness();
       res.writeHead(readiness.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(readiness.ready ? 'flanneld is ready\n' : `flanneld is not ready yet: ${readiness.reason}\n`);

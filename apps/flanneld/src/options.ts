@@ -31,6 +31,7 @@ export interface FlanneldOptions {
   readonly iptablesForwardRules: boolean;
   readonly healthzIp: string;
   readonly healthzPort: number;
+  readonly readinessEtcdTimeout: number;
   readonly logLevel: LogLevel;
   readonly version: boolean;
 }
@@ -135,6 +136,7 @@ export const FLAGS: { readonly [K in keyof FlanneldOptions]: FlagSpec<FlanneldOp
   iptablesForwardRules: { flag: 'iptables-forward-rules', kind: 'bool', default: true, parse: bool, help: 'add FORWARD accept rules for the flannel network (chain FLANNEL-FWD); --iptables-forward-rules=false to leave FORWARD alone' },
   healthzIp: { flag: 'healthz-ip', kind: 'string', default: '0.0.0.0', parse: ipOf(4), help: 'address the health check server listens on' },
   healthzPort: { flag: 'healthz-port', kind: 'int', default: 0, parse: int(0, 65535), help: 'port of the health check server (/healthz, /readyz); 0 disables it' },
+  readinessEtcdTimeout: { flag: 'readiness-etcd-timeout', kind: 'int', default: 60, parse: int(1, 86400), help: '/readyz turns 503 once etcd has been unreachable this many seconds (not a flannel flag)' },
   logLevel: { flag: 'log-level', kind: 'string', default: 'info', parse: logLevel, help: `log level: ${LOG_LEVELS.join(', ')}` },
   version: { flag: 'version', kind: 'bool', default: false, parse: bool, help: 'print the version and exit', noEnv: true },
 };

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectEtcd } from '@flannel-ts/lease-manager';
-import { createTempDir, freePort, startEtcd, waitFor, type EtcdServer } from '@flannel-ts/testkit';
+import { existsSync } from 'node:fs';
+import { createTempDir, freePort, startDaemon, startEtcd, waitFor, type EtcdServer } from '@flannel-ts/testkit';
 import { fetchInNamespace, startFlanneld } from './harness.js';
 
 const CONFIG_KEY = '/coreos.com/network/config';
@@ -134,5 +135,38 @@ describe('flanneld with the alloc backend', () => {
     await using flanneld = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile, env: { FLANNELD_ETCD_PREFIX: '/custom/network', FLANNELD_IP_MASQ: 'true' } });
     await flanneld.waitForOutput(/flanneld is running/);
     expect(await readFile(subnetFile, 'utf8')).toMatch(/^FLANNEL_NETWORK=10.5.0.0\/16\nFLANNEL_SUBNET=10.5.\d+.1\/24\nFLANNEL_MTU=65536\nFLANNEL_IPMASQ=true\n$/);
+  });
+
+  it('serves /metrics, turns /readyz to 503 while etcd is unreachable past the threshold, and notifies systemd', async () => {
+    await using etcd = await startEtcd();
+    await using dir = await createTempDir();
+    await putConfig(etcd, '{"Network":"10.1.0.0/16","Backend":{"Type":"alloc"}}');
+    const notifySocket = join(dir.path, 'notify.sock');
+    await using receiver = startDaemon('socat', ['-u', `UNIX-RECV:${notifySocket}`, 'STDOUT']);
+    await waitFor(() => existsSync(notifySocket), { what: 'notify socket' });
+    const port = await freePort();
+    await using flanneld = await startFlanneld(etcd, {
+      publicIp: '192.0.2.1',
+      subnetFile: join(dir.path, 'subnet.env'),
+      args: ['--healthz-ip=127.0.0.1', `--healthz-port=${port}`, '--readiness-etcd-timeout=2'],
+      env: { NOTIFY_SOCKET: notifySocket },
+    });
+    await flanneld.waitForOutput(/flanneld is running/);
+    await receiver.waitForOutput(/READY=1/);
+    const metrics = await fetchInNamespace(`http://127.0.0.1:${port}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^flanneld_etcd_reachable 1$/m);
+    expect(metrics.body).toMatch(/^flanneld_peers_known 0$/m);
+    expect(metrics.body).toMatch(/^flanneld_lease_expiry_timestamp_seconds \d+/m);
+    expect(metrics.body).toMatch(/^flanneld_programming_errors_total 0$/m);
+
+    await etcd.stop();
+    await waitFor(async () => (await fetchInNamespace(`http://127.0.0.1:${port}/readyz`)).status === 503, { timeoutMs: 15_000, what: 'readyz 503' });
+    const notReady = await fetchInNamespace(`http://127.0.0.1:${port}/readyz`);
+    expect(notReady.body).toMatch(/^flanneld is not ready yet: etcd unreachable for \d+ s/);
+    expect((await fetchInNamespace(`http://127.0.0.1:${port}/metrics`)).body).toMatch(/^flanneld_etcd_reachable 0$/m);
+    expect((await fetchInNamespace(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    await etcd.start();
+    await waitFor(async () => (await fetchInNamespace(`http://127.0.0.1:${port}/readyz`)).status === 200, { timeoutMs: 20_000, what: 'readyz 200 again' });
   });
 });

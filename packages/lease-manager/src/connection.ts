@@ -31,6 +31,8 @@ export function connectEtcd(options: EtcdConnectionOptions): Etcd3 {
   const config: IOptions = {
     hosts: [...options.endpoints],
     dialTimeout: 5_000,
+    // Keepalive pings notice a dead member or a partition on an idle watch stream.
+    grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1 },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
   };
   const { tls } = options;

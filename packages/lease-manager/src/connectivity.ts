@@ -10,6 +10,9 @@ export class EtcdConnectivity {
   readonly #now: () => number;
   #reachable = true;
   #lastSuccessAt: number | undefined;
+  #unreachableSince: number | undefined;
+  #outages = 0;
+  #watchRestarts = 0;
 
   constructor(log: Logger, now: () => number = Date.now) {
     this.#log = log;
@@ -24,10 +27,30 @@ export class EtcdConnectivity {
     return this.#lastSuccessAt;
   }
 
+  /** When the current outage began; undefined while etcd answers. */
+  get unreachableSince(): number | undefined {
+    return this.#unreachableSince;
+  }
+
+  /** How many times etcd became unreachable. */
+  get outages(): number {
+    return this.#outages;
+  }
+
+  /** How many times a watch had to be re-established (errors, compaction, reconnects). */
+  get watchRestarts(): number {
+    return this.#watchRestarts;
+  }
+
+  watchRestarted(): void {
+    this.#watchRestarts++;
+  }
+
   succeeded(): void {
     this.#lastSuccessAt = this.#now();
     if (!this.#reachable) {
       this.#reachable = true;
+      this.#unreachableSince = undefined;
       this.#log.info('etcd reachable again');
     }
   }
@@ -35,6 +58,8 @@ export class EtcdConnectivity {
   failed(err: unknown, doing: string): void {
     if (this.#reachable) {
       this.#reachable = false;
+      this.#unreachableSince = this.#now();
+      this.#outages++;
       this.#log.warn('etcd unreachable, retrying with back-off', { while: doing, reason: errorMessage(err) });
     }
   }

@@ -76,7 +76,10 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
         failing = false;
         chain = chain.then(() => options.onResponse(response)).catch((err: unknown) => log.error('handling watch event failed', { what: options.what, reason: errorMessage(err) }));
       });
-      watcher.on('disconnected', (err: unknown) => connectivity.failed(err, `watching ${options.what}`));
+      watcher.on('disconnected', (err: unknown) => {
+        connectivity.failed(err, `watching ${options.what}`);
+        connectivity.watchRestarted();
+      });
       watcher.on('connected', () => {
         connectivity.succeeded();
         backoff.reset();
@@ -96,6 +99,7 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
     await chain;
     // After an 'error' etcd3 has already dropped the watcher; cancelling it again could wait forever.
     if (outcome === 'aborted') await Promise.race([watcher.cancel().catch(() => undefined), sleep(1000)]);
+    if (outcome !== 'aborted') connectivity.watchRestarted();
     if (outcome === 'compacted') needResync = true;
     else if (outcome === 'error') {
       if (await options.isRevisionCompacted(since).catch(() => false)) {

@@ -1,0 +1,59 @@
+/**
+ * /metrics in Prometheus text format (prom-client), read from the daemon's state when scraped: nothing is
+ * counted twice, and the data path is never touched by the metrics code.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Backend } from '@flannel-ts/core';
+import type { EtcdConnectivity } from '@flannel-ts/lease-manager';
+
+export interface MetricsSources {
+  leaseExpiresAt(): number | null | undefined;
+  peersKnown(): number;
+  peersProgrammed(): number;
+  readonly etcd: EtcdConnectivity;
+  readonly backend: Backend;
+}
+
+export interface DaemonMetrics {
+  readonly registry: Registry;
+  readonly programmingErrors: Counter;
+}
+
+export function createMetrics(sources: () => MetricsSources | undefined): DaemonMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'flanneld_' });
+  const gauge = (name: string, help: string, read: (s: MetricsSources) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const s = sources();
+        const value = s ? read(s) : undefined;
+        if (value !== undefined) this.set(value);
+      },
+    });
+  gauge('flanneld_lease_expiry_timestamp_seconds', 'When the subnet lease expires (0 for a reservation, which never does).', (s) => {
+    const at = s.leaseExpiresAt();
+    return at === null ? 0 : at === undefined ? undefined : at / 1000;
+  });
+  gauge('flanneld_peers_known', 'Peer leases known from etcd.', (s) => s.peersKnown());
+  gauge('flanneld_peers_programmed', 'Peer leases the backend has programmed (after the last successful batch or reconcile).', (s) => s.peersProgrammed());
+  gauge('flanneld_etcd_reachable', '1 while etcd answers, 0 during an outage.', (s) => (s.etcd.reachable ? 1 : 0));
+  gauge('flanneld_etcd_outages', 'Times etcd became unreachable since start.', (s) => s.etcd.outages);
+  gauge('flanneld_etcd_watch_restarts', 'Times a lease watch was re-established since start.', (s) => s.etcd.watchRestarts);
+  const programmingErrors = new Counter({ name: 'flanneld_programming_errors_total', help: 'Batches or reconciles the backend failed to apply.', registers: [registry] });
+  const dataPath = new Gauge({
+    name: 'flanneld_datapath',
+    help: 'Data-path counters of backends that move packets themselves (udp): packets, bytes, drops by reason.',
+    labelNames: ['counter'],
+    registers: [registry],
+    collect() {
+      const counters = sources()?.backend.metrics?.();
+      if (!counters) return;
+      for (const [counter, value] of Object.entries(counters)) this.set({ counter }, value);
+    },
+  });
+  void dataPath;
+  return { registry, programmingErrors };
+}

@@ -11,3 +11,5 @@ export { startDaemon } from './daemon-process.js';
 export type { DaemonProcess } from './daemon-process.js';
 export { createNetns, deleteNetns, netnsHandle, sweepStaleNetns, uniqueName, run, NETNS_PREFIX } from './netns.js';
 export type { Netns } from './netns.js';
+export { createTestCertificates } from './certificates.js';
+export type { TestCertificates } from './certificates.js';

@@ -52,6 +52,8 @@ export class DaemonState {
   subnetEnvWritten = false;
   peersSynced = false;
   peersProgrammed = 0;
+  /** Set when another host claims this host's public IP. */
+  conflict: string | undefined;
   etcd: EtcdConnectivity | undefined;
   readonly #etcdTimeoutMs: number;
   readonly #now: () => number;
@@ -65,6 +67,7 @@ export class DaemonState {
     if (!this.lease) return { ready: false, reason: `no subnet lease yet (${this.phase})` };
     if (!this.subnetEnvWritten) return { ready: false, reason: 'subnet.env not written yet' };
     if (!this.peersSynced) return { ready: false, reason: 'peer leases not synced yet' };
+    if (this.conflict) return { ready: false, reason: this.conflict };
     const since = this.etcd?.unreachableSince;
     if (since !== undefined && this.#now() - since >= this.#etcdTimeoutMs) {
       return { ready: false, reason: `etcd unreachable for ${Math.round((this.#now() - since) / 1000)} s (the data path keeps the last known peers)` };
@@ -161,6 +164,12 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
     signal,
     initial: listing,
     onBatch: async (batch) => {
+      for (const event of batch) {
+        if (event.type === 'added' && event.lease.attrs.publicIP === attrs.publicIP && attrs.publicIP !== NO_PUBLIC_IP) {
+          state.conflict = `duplicate public IP: lease ${event.lease.key} also claims ${attrs.publicIP}`;
+          log.error('duplicate public IP: another lease claims this host\'s address', { subnet: event.lease.key, publicIP: attrs.publicIP, fix: 'give each host its own --public-ip (or interface address)' });
+        }
+      }
       // One line per peer for the usual small batches; a summary for a large listing (thousands of hosts).
       const detail = batch.length <= 20 ? log.info.bind(log) : log.debug.bind(log);
       for (const event of batch) detail(event.type === 'added' ? 'peer added' : 'peer removed', { subnet: event.lease.key, publicIP: event.lease.attrs.publicIP });
@@ -221,6 +230,9 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   await using _keeper = manager.keepLease(lease, request, {
     renewMarginMs: options.subnetLeaseRenewMargin * 60_000,
     signal,
+    onConflict: (current) => {
+      state.conflict = `duplicate public IP: another host took over lease ${current.key}`;
+    },
     onLeaseChanged: async (current) => {
       state.lease = current;
       peers.setOwn(current);

@@ -169,4 +169,19 @@ describe('flanneld with the alloc backend', () => {
     await etcd.start();
     await waitFor(async () => (await fetchInNamespace(`http://127.0.0.1:${port}/readyz`)).status === 200, { timeoutMs: 20_000, what: 'readyz 200 again' });
   });
+
+  it('reports a duplicate public IP instead of silently sharing the subnet', async () => {
+    await using etcd = await startEtcd();
+    await using dir = await createTempDir();
+    await putConfig(etcd, '{"Network":"10.1.0.0/16","Backend":{"Type":"alloc"}}');
+    const port = await freePort();
+    await using first = await startFlanneld(etcd, { publicIp: '192.0.2.7', subnetFile: join(dir.path, 'a.env'), args: ['--healthz-ip=127.0.0.1', `--healthz-port=${port}`] });
+    await first.waitForOutput(/flanneld is running/);
+    // A second host configured with the same address: flannel's reuse-by-PublicIP hands it the first one's lease.
+    await using second = await startFlanneld(etcd, { publicIp: '192.0.2.7', subnetFile: join(dir.path, 'b.env') });
+    await second.waitForOutput(/reusing lease/);
+    await first.waitForOutput(/duplicate public IP: another host took over this lease subnet=\S+ publicIP=192.0.2.7/);
+    const ready = await fetchInNamespace(`http://127.0.0.1:${port}/readyz`);
+    expect([ready.status, ready.body]).toEqual([503, expect.stringMatching(/duplicate public IP/)]);
+  });
 });

@@ -55,6 +55,8 @@ export interface KeepLeaseOptions {
   readonly signal: AbortSignal;
   /** Called when the lease was lost and acquired again (possibly with another subnet). */
   readonly onLeaseChanged?: (lease: Lease) => void | Promise<void>;
+  /** Called when another host writes this lease (a duplicate public IP). */
+  readonly onConflict?: (lease: Lease) => void;
 }
 
 export interface LeaseKeeper extends AsyncDisposable {
@@ -85,6 +87,8 @@ export class LeaseManager {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #ttlSeconds: number;
+  /** subnet key -> the etcd lease this process attached to it (to tell our writes from someone else's). */
+  readonly #ownEtcdLeases = new Map<string, string>();
 
   constructor(options: LeaseManagerOptions) {
     this.registry = options.registry;
@@ -170,12 +174,13 @@ export class LeaseManager {
         if (plan.kind === 'reuse') {
           // A reservation keeps having no etcd lease (fixes flannel quirk 4).
           const ttl = plan.lease.expiresAt === null ? null : this.#ttlSeconds;
-          await this.registry.putLease(plan.lease.key, request.attrs, ttl);
+          await this.registry.putLease(plan.lease.key, request.attrs, ttl, (id) => this.#ownEtcdLeases.set(plan.lease.key, id));
           const lease = this.#leaseFrom(plan.lease, request.attrs, ttl);
           this.#log.info(ttl === null ? 'reusing reserved subnet' : 'reusing lease', { subnet: lease.key, publicIP: request.attrs.publicIP });
           return { lease, listing };
         }
         leaseId ??= await this.registry.grantLease(this.#ttlSeconds);
+        this.#ownEtcdLeases.set(formatSubnetKey(plan.subnets), leaseId);
         if (await this.registry.createLease(plan.subnets, request.attrs, leaseId)) {
           const lease = this.#leaseFrom({ key: formatSubnetKey(plan.subnets), ...plan.subnets }, request.attrs, this.#ttlSeconds);
           leaseId = undefined; // now owned by the key
@@ -196,7 +201,7 @@ export class LeaseManager {
   /** Rewrites the lease with a fresh TTL (no-op TTL for a reservation). */
   async renewLease(lease: Lease): Promise<Lease> {
     const ttl = lease.expiresAt === null ? null : this.#ttlSeconds;
-    await this.registry.putLease(lease.key, lease.attrs, ttl);
+    await this.registry.putLease(lease.key, lease.attrs, ttl, (id) => this.#ownEtcdLeases.set(lease.key, id));
     this.connectivity.succeeded();
     return this.#leaseFrom(lease, lease.attrs, ttl);
   }
@@ -266,6 +271,14 @@ export class LeaseManager {
         if (event.type === 'Delete') await reacquire();
         else {
           const decodedEntry = this.registry.decodeEntry(event.kv, undefined, this.#now);
+          const ours = this.#ownEtcdLeases.get(current.key);
+          if (event.kv.lease !== '0' && ours !== undefined && event.kv.lease !== ours) {
+            // Someone else wrote our key with an etcd lease of their own: another host claims our public IP
+            // (flannel reuses a lease by PublicIP, so two hosts with one address would silently share a subnet).
+            const claimant = decodedEntry.ok ? decodedEntry.lease.attrs.publicIP : undefined;
+            this.#log.error('duplicate public IP: another host took over this lease', { subnet: current.key, publicIP: claimant, fix: 'give each host its own --public-ip (or interface address)' });
+            options.onConflict?.(current);
+          }
           if (decodedEntry.ok && event.kv.lease === '0' && current.expiresAt !== null) {
             this.#log.info('own lease was turned into a reservation', { subnet: current.key });
             current = { ...current, expiresAt: null };

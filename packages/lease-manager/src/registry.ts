@@ -134,10 +134,11 @@ export class EtcdRegistry {
    * Writes the lease unconditionally with a fresh etcd lease (or none for a reservation), then revokes the etcd
    * lease the key had before, which flannel leaves to expire unused (fixes flannel quirk 5).
    */
-  async putLease(subnets: LeaseSubnets | string, attrs: LeaseAttrs, ttlSeconds: number | null): Promise<void> {
+  async putLease(subnets: LeaseSubnets | string, attrs: LeaseAttrs, ttlSeconds: number | null, onGranted?: (leaseId: string) => void): Promise<void> {
     const key = this.leaseKey(subnets);
     const previous = (await this.client.get(key).exec()).kvs[0]?.lease;
     const leaseId = ttlSeconds === null ? undefined : await this.#grant(ttlSeconds);
+    if (leaseId !== undefined) onGranted?.(leaseId);
     const put = this.client.put(key).value(encodeLeaseAttrs(attrs));
     if (leaseId !== undefined) put.lease(leaseId);
     try {

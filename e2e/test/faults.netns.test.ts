@@ -59,6 +59,36 @@ describe('restarts under traffic', () => {
   });
 });
 
+describe('etcd down', () => {
+  it('keeps the data path for 60 s without etcd, then renews the lease and resyncs peers', async () => {
+    await using lab = await startLab({ hosts: 2 });
+    await lab.flannelctl(['config', 'set', '10.1.0.0/16', '--backend', 'vxlan']);
+    const [h1, h2] = lab.hosts as [LabHost, LabHost];
+    // A 40 s lease renews after 20 s, in the middle of the outage, and retries every 4 s.
+    for (const host of lab.hosts) await lab.startFlanneld(host, ['--subnet-lease-ttl=40']);
+    const [c1, c2] = [await lab.addContainer(h1), await lab.addContainer(h2)];
+    const subnets = [(await h1.subnetEnv()).subnet!.toString(), (await h2.subnetEnv()).subnet!.toString()];
+    let restartedAt = 0;
+    const { loss, output } = await lossDuring(c1, c2, async () => {
+      await lab.etcd.stop();
+      await new Promise((r) => setTimeout(r, 60_000));
+      await lab.etcd.start();
+      restartedAt = Date.now();
+    });
+    expect(loss, output.slice(-500)).toBe(0);
+    for (const host of lab.hosts) {
+      await host.flanneld!.waitForOutput(/etcd reachable again/, 30_000);
+      // Renewed (or, had the key expired meanwhile, acquired again: with the same subnet either way).
+      await host.flanneld!.waitForOutput(/renewed lease|acquired lease subnet=\S+ publicIP=\S+ source=previous/, 30_000);
+    }
+    expect(Date.now() - restartedAt).toBeLessThan(30_000);
+    expect([(await h1.subnetEnv()).subnet!.toString(), (await h2.subnetEnv()).subnet!.toString()]).toEqual(subnets);
+    const leases = JSON.parse(await lab.flannelctl(['leases', 'list', '--json'])) as Array<{ subnet: string }>;
+    expect(leases.map((l) => l.subnet).sort()).toEqual([...subnets].sort());
+    expect((await h1.exec('ip', ['route', 'show', 'dev', 'flannel.1']))).toContain(subnets[1]);
+  }, 150_000);
+});
+
 describe('50 hosts joining at once', () => {
   it('gives every host a distinct subnet', async () => {
     await using lab = await startLab({ hosts: 0 });

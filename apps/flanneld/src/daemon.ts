@@ -81,7 +81,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   const log = deps.log;
   const state = new DaemonState(options.readinessEtcdTimeout * 1000);
 
-  await using store = await connectStore(options, log, deps.leaseTtlSeconds);
+  await using store = await connectStore(options, log, deps.leaseTtlSeconds ?? options.subnetLeaseTtl);
   const { manager } = store;
   state.etcd = manager.connectivity;
   const previous = await readPreviousSubnetEnv(options.subnetFile, log);
@@ -228,7 +228,9 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   await using _resync = startPeriodic(deps.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS, resyncNow, signal);
 
   await using _keeper = manager.keepLease(lease, request, {
-    renewMarginMs: options.subnetLeaseRenewMargin * 60_000,
+    // flannel renews `margin` minutes before expiry; a TTL shorter than the margin renews at half-life instead.
+    renewMarginMs: Math.min(options.subnetLeaseRenewMargin * 60_000, (options.subnetLeaseTtl * 1000) / 2),
+    retryMs: Math.min(60_000, (options.subnetLeaseTtl * 1000) / 10),
     signal,
     onConflict: (current) => {
       state.conflict = `duplicate public IP: another host took over lease ${current.key}`;

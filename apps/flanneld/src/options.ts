@@ -25,6 +25,7 @@ export interface FlanneldOptions {
   readonly publicIpv6: string;
   readonly subnetFile: string;
   readonly subnetLeaseRenewMargin: number;
+  readonly subnetLeaseTtl: number;
   readonly ipMasq: boolean;
   readonly ipMasqFullyRandomDisable: boolean;
   readonly iptablesResync: number;
@@ -130,6 +131,7 @@ export const FLAGS: { readonly [K in keyof FlanneldOptions]: FlagSpec<FlanneldOp
   publicIpv6: { flag: 'public-ipv6', kind: 'string', default: '', parse: ipOf(6), help: 'IPv6 address other hosts reach this one at (default: the interface address)' },
   subnetFile: { flag: 'subnet-file', kind: 'string', default: DEFAULT_SUBNET_FILE, parse: str, help: 'file the subnet, network and MTU are written to' },
   subnetLeaseRenewMargin: { flag: 'subnet-lease-renew-margin', kind: 'int', default: 60, parse: int(1, 1439), help: 'renew the subnet lease this many minutes before it expires (1-1439)' },
+  subnetLeaseTtl: { flag: 'subnet-lease-ttl', kind: 'int', default: 86400, parse: int(10, 31_536_000), help: "TTL of the subnet lease in seconds (flannel's fixed 24 h; not a flannel flag, for labs and tests)" },
   ipMasq: { flag: 'ip-masq', kind: 'bool', default: false, parse: bool, help: 'set up IP masquerade for traffic leaving the flannel network (chain FLANNEL-POSTRTG, or nftables table flannel-ipv4); also FLANNEL_IPMASQ in subnet.env' },
   ipMasqFullyRandomDisable: { flag: 'ip-masq-fully-random-disable', kind: 'bool', default: false, parse: bool, help: 'do not add --random-fully (fully-random) to the masquerade rules' },
   iptablesResync: { flag: 'iptables-resync', kind: 'int', default: 5, parse: int(1, 86400), help: 'check the firewall rules every N seconds and repair them when missing' },

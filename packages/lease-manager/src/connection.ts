@@ -2,7 +2,8 @@
  * Connecting to etcd: endpoints, TLS and username/password, as flanneld's `--etcd-*` flags give them
  * (flannel-compat.md §1.10). Certificates arrive as bytes: reading files is the app's job.
  */
-import { Etcd3, GRPCUnavailableError, GRPCDeadlineExceededError, EtcdWatchStreamEnded, type IOptions } from 'etcd3';
+import { ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
+import { Etcd3, GRPCUnavailableError, GRPCDeadlineExceededError, EtcdWatchStreamEnded, isRecoverableError, type IOptions } from 'etcd3';
 import { FlannelError } from '@flannel-ts/core';
 
 export const DEFAULT_ETCD_ENDPOINTS = ['http://127.0.0.1:4001', 'http://127.0.0.1:2379'] as const;
@@ -31,6 +32,11 @@ export function connectEtcd(options: EtcdConnectionOptions): Etcd3 {
   const config: IOptions = {
     hosts: [...options.endpoints],
     dialTimeout: 5_000,
+    // A member that fails three calls in a row is skipped for 1 s (etcd3's default: 5 s), so with one member of
+    // three down the others take every call and the dead one is tried again soon after it returns.
+    faultHandling: {
+      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+    },
     // Keepalive pings notice a dead member or a partition on an idle watch stream.
     grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1 },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),

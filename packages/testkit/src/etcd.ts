@@ -84,6 +84,8 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
     async start() {
       if (server.running) return;
       output = '';
+      // A killed etcd leaves its unix socket behind; it would fail to listen on it.
+      await rm(socketPath, { force: true });
       const [command, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, binary, ...args]] : [binary, args];
       child = spawnTracked(command, argv, { cwd: dataDir, env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env['ETCD_UNSUPPORTED_ARCH'] ?? '' } });
       child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

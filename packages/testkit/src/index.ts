@@ -13,3 +13,5 @@ export { createNetns, deleteNetns, netnsHandle, sweepStaleNetns, uniqueName, run
 export type { Netns } from './netns.js';
 export { createTestCertificates } from './certificates.js';
 export type { TestCertificates } from './certificates.js';
+export { startEtcdCluster } from './etcd-cluster.js';
+export type { EtcdCluster, EtcdMember } from './etcd-cluster.js';

@@ -63,6 +63,14 @@ describe('firewall, iptables mode', () => {
     // Rules stay when flanneld stops (a restart must not cut traffic).
     await lab.stopFlanneld(h1);
     expect((await h1.exec('iptables', ['-t', 'nat', '-S'])).split('\n').filter((l) => l.includes('FLANNEL'))).toEqual(nat);
+
+    // The network changes: after the restart only rules for the new network and subnet remain.
+    await lab.flannelctl(['config', 'set', '10.2.0.0/16', '--backend', 'vxlan', '--force']);
+    await lab.startFlanneld(h1, ['--ip-masq']);
+    const after = await h1.exec('iptables', ['-t', 'nat', '-S']);
+    expect(after).toContain(`-s ${(await h1.subnetEnv()).subnet} -d 10.2.0.0/16`);
+    expect(after).not.toContain('10.1.');
+    expect(after.split('\n').filter((l) => l.startsWith('-A POSTROUTING'))).toHaveLength(1);
   });
 });
 

@@ -17,7 +17,7 @@ fi
 
 # System packages: etcd for the store, iproute2/iptables/nftables for the data path, iperf3/socat for benchmarks.
 need=()
-for pkg in etcd-server etcd-client iproute2 iptables nftables iputils-ping iperf3 socat util-linux; do
+for pkg in etcd-server etcd-client iproute2 iptables nftables iputils-ping iperf3 socat util-linux docker.io busybox-static; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

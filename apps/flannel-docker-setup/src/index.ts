@@ -1,0 +1,2 @@
+export { runCli, parseCommandLine, EXIT_OK, EXIT_FAILED, EXIT_USAGE } from './cli.js';
+export type { CliIo, CliDeps, Invocation } from './cli.js';

@@ -15,7 +15,8 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-# System packages: etcd for the store, iproute2/iptables/nftables for the data path, iperf3/socat for benchmarks.
+# System packages: etcd for the store, iproute2/iptables/nftables for the data path, iperf3/socat for benchmarks,
+# docker.io and busybox-static for the Docker end-to-end test and demo (no Docker service is started here).
 need=()
 for pkg in etcd-server etcd-client iproute2 iptables nftables iputils-ping iperf3 socat util-linux docker.io busybox-static; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")

@@ -6,15 +6,22 @@
  * options, option values present, argument count); values are read by ArgReader (options.ts). Help comes from
  * help.ts, not cac (which prints with console.info): runCli writes only to the streams it is given.
  *
- * Exit codes: 0 success, 1 the operation failed (invalid config, conflict, not found, etcd error), 2 usage error.
+ * `status`, `doctor` and `completion` are commands of their own (standalone groups): their cac instance gets the word
+ * twice, as group and as command, so they go through the same grammar checks.
+ *
+ * Exit codes: 0 success, 1 the operation failed (invalid config, conflict, not found, etcd error; `doctor`: a check
+ * failed), 2 usage error, 130 interrupted (SIGINT/SIGTERM) unless the command runs until a signal (`leases watch`).
  */
 import { readFile } from 'node:fs/promises';
 import { cac, type CAC } from 'cac';
 import { FlannelError, createLineLogger, errorMessage, isFlannelError } from '@flannel-ts/core';
 import { isRetryable } from '@flannel-ts/lease-manager';
-import type { Command, CommandGroup } from './command.js';
+import { standaloneGroup, type Command, type CommandGroup } from './command.js';
+import { createCompletionCommand } from './commands/completion.js';
 import { configGroup } from './commands/config.js';
+import { doctorCommand } from './commands/doctor.js';
 import { leasesGroup } from './commands/leases.js';
+import { statusCommand } from './commands/status.js';
 import { createStoreFactory, type CommandContext, type StoreFactory, type TextWriter } from './context.js';
 import { PROGRAM, VERSION, commandUsage, groupUsage, renderCommandHelp, renderGroupHelp, renderTopHelp, topUsage } from './help.js';
 import { ArgReader, ETCD_FLAG_LIST, ETCD_FLAGS, envName, normalizeGoFlags, resolveEtcdOptions, type Env } from './options.js';
@@ -30,13 +37,22 @@ export interface CliIo {
   readonly now?: (() => number) | undefined;
   /** Upper bound for all etcd work of one command; etcd3 retries each call a few times. */
   readonly etcdDeadlineMs?: number | undefined;
+  /** Aborted on SIGINT/SIGTERM: `leases watch` then stops (exit 0), other commands are interrupted (exit 130). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
 
-const GROUPS: readonly CommandGroup[] = [configGroup, leasesGroup];
+export const GROUPS: readonly CommandGroup[] = [
+  standaloneGroup(statusCommand),
+  standaloneGroup(doctorCommand),
+  configGroup,
+  leasesGroup,
+  standaloneGroup(createCompletionCommand(() => GROUPS)),
+];
 const DEFAULT_ETCD_DEADLINE_MS = 15_000;
 /** Stands in for a lone `-` argument (stdin), which cac's parser would drop. */
 const STDIN_TOKEN = '\u0000stdin';
@@ -59,16 +75,17 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const groupIndex = findGroupWord(tokens);
   if (groupIndex < 0) {
     const unknown = tokens.find((t) => t.startsWith('-') && !isTopLevelFlag(t));
-    if (unknown !== undefined) return usageError(`unknown option \`${unknown.split('=')[0]}\``, topUsage());
+    if (unknown !== undefined) return usageError(`unknown option \`${unknown.split('=')[0]}\``, topUsage(GROUPS));
     if (tokens.some((t) => t === '-h' || t === '--help')) return { kind: 'print', text: renderTopHelp(GROUPS) };
     if (tokens.includes('--version')) return { kind: 'print', text: `${PROGRAM} ${VERSION}` };
-    return usageError('missing command', topUsage());
+    return usageError('missing command', topUsage(GROUPS));
   }
   const groupName = tokens[groupIndex]!;
   const group = GROUPS.find((g) => g.name === groupName);
-  if (!group) return usageError(`unknown command \`${groupName}\``, topUsage());
+  if (!group) return usageError(`unknown command \`${groupName}\``, topUsage(GROUPS));
 
-  const rest = prepareGroupTokens([...tokens.slice(0, groupIndex), ...tokens.slice(groupIndex + 1)], group);
+  const groupTokens = prepareGroupTokens([...tokens.slice(0, groupIndex), ...tokens.slice(groupIndex + 1)], group);
+  const rest = group.standalone ? [group.name, ...groupTokens] : groupTokens;
   const cli = buildGroupCli(group);
   let command: Command | undefined;
   try {
@@ -120,6 +137,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let timer: NodeJS.Timeout | undefined;
   let expire: (error: Error) => void = () => undefined;
   const deadline = new Promise<never>((_, reject) => (expire = reject));
+  const lifetime = command.lifetime ?? 'bounded';
+  const signal = io.signal ?? new AbortController().signal;
+  let onAbort: (() => void) | undefined;
+  const interrupted = new Promise<number>((resolve) => {
+    if (lifetime === 'until-signal') return;
+    onAbort = () => resolve(EXIT_INTERRUPTED);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
   try {
     const etcd = resolveEtcdOptions(reader, io.env ?? {});
     endpoints = etcd.etcdEndpoints;
@@ -132,10 +158,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       warn,
       log,
       now: io.now ?? Date.now,
+      signal,
+      env: io.env ?? {},
+      etcd,
       readInput: (path) => readInput(path, io.stdin),
       openStore: () => {
         // The deadline starts with the first etcd use, so reading stdin is never cut short.
-        timer ??= setTimeout(
+        if (lifetime === 'bounded') timer ??= setTimeout(
           () => expire(new FlannelError('STORE_UNAVAILABLE', `etcd at ${endpoints.join(',')} did not answer within ${deadlineMs / 1000} s: ${UNREACHABLE_HINT}`)),
           deadlineMs,
         );
@@ -145,14 +174,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const running = command.execute(positionals, reader, ctx);
     // A rejection after the deadline won must not surface as unhandled.
     running.catch(() => undefined);
-    await Promise.race([running, deadline]);
-    return EXIT_OK;
+    const code = await Promise.race([running, deadline, interrupted]);
+    if (code === EXIT_INTERRUPTED && signal.aborted && lifetime !== 'until-signal') err('interrupted');
+    return code ?? EXIT_OK;
   } catch (caught) {
     if (isFlannelError(caught, 'USAGE')) return usageError(caught.message, commandUsage(group, command));
     err(`error: ${describeFailure(caught, store?.opened === true, endpoints)}`);
     return EXIT_FAILED;
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
     store?.close();
   }
 }

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { FlannelError, errorMessage, type Logger } from '@flannel-ts/core';
 import { EtcdRegistry, LeaseManager, connectEtcd } from '@flannel-ts/lease-manager';
-import type { EtcdCliOptions } from './options.js';
+import type { EtcdCliOptions, Env } from './options.js';
 
 export interface TextWriter {
   write(chunk: string): unknown;
@@ -27,6 +27,12 @@ export interface CommandContext {
   /** Reads a file, or stdin for `-`. */
   readonly readInput: (path: string) => Promise<string>;
   readonly now: () => number;
+  /** Aborted on SIGINT/SIGTERM. */
+  readonly signal: AbortSignal;
+  /** The environment flannelctl runs in (FLANNELD_* variables). */
+  readonly env: Env;
+  /** The etcd options in effect (for messages that name the endpoints). */
+  readonly etcd: EtcdCliOptions;
   openStore(): Promise<Store>;
 }
 

@@ -36,6 +36,11 @@ export function formatRemaining(ms: number): string {
   return `${seconds}s`;
 }
 
+/** Like formatRemaining, for the past: `0s`, `12s`, `4m10s`, `23h59m`. */
+export function formatAgo(ms: number): string {
+  return ms < 1000 ? '0s' : formatRemaining(ms);
+}
+
 /** A JSON value as a short inline text for a summary line (`VNI=1, DirectRouting=true`). */
 export function formatInlineValue(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);

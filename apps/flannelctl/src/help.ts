@@ -1,6 +1,6 @@
 /** Help and usage text, generated from the command specs and the etcd flag table (cac's own help prints with console.info). */
 import packageJson from '../package.json' with { type: 'json' };
-import type { Command, CommandGroup } from './command.js';
+import { commandWords, type Command, type CommandGroup } from './command.js';
 import { ETCD_FLAG_LIST, envName } from './options.js';
 
 export const PROGRAM = 'flannelctl';
@@ -23,10 +23,12 @@ function renderRowsPlain(rows: readonly string[][]): string {
   return rows.map(([left, right]) => `${left!.padEnd(width)}  ${right}`).join('\n');
 }
 
-const EXIT_CODES_SECTION = 'Exit codes: 0 success, 1 operation failed (invalid config, conflict, not found, etcd error), 2 usage error.';
+const EXIT_CODES_SECTION =
+  'Exit codes: 0 success, 1 operation failed (invalid config, conflict, not found, etcd error; doctor: a check failed), 2 usage error,\n' +
+  '130 interrupted (leases watch exits 0 on SIGINT/SIGTERM).';
 
-export function topUsage(): string {
-  return `Usage: ${PROGRAM} <config|leases> <command> [options]\nRun \`${PROGRAM} --help\` for the commands.`;
+export function topUsage(groups: readonly CommandGroup[]): string {
+  return `Usage: ${PROGRAM} <${groups.map((g) => g.name).join('|')}> [command] [options]\nRun \`${PROGRAM} --help\` for the commands.`;
 }
 
 export function groupUsage(group: CommandGroup): string {
@@ -34,15 +36,15 @@ export function groupUsage(group: CommandGroup): string {
 }
 
 export function commandUsage(group: CommandGroup, command: Command): string {
-  return `Usage: ${commandSynopsis(group, command)}\nRun \`${PROGRAM} ${group.name} ${command.name} --help\` for details.`;
+  return `Usage: ${commandSynopsis(group, command)}\nRun \`${PROGRAM} ${commandWords(group, command)} --help\` for details.`;
 }
 
 function commandSynopsis(group: CommandGroup, command: Command): string {
-  return `${PROGRAM} ${group.name} ${command.name}${command.args ? ` ${command.args}` : ''} [options]`;
+  return `${PROGRAM} ${commandWords(group, command)}${command.args ? ` ${command.args}` : ''} [options]`;
 }
 
 export function renderTopHelp(groups: readonly CommandGroup[]): string {
-  const commands = groups.flatMap((g) => g.commands.map((c) => [`  ${g.name} ${c.name}${c.args ? ` ${c.args}` : ''}`, c.summary]));
+  const commands = groups.flatMap((g) => g.commands.map((c) => [`  ${commandWords(g, c)}${c.args ? ` ${c.args}` : ''}`, c.summary]));
   return [
     `${PROGRAM} ${VERSION}: admin tool for a flannel network kept in etcd (same keys and JSON as flannel)`,
     '',
@@ -57,6 +59,10 @@ export function renderTopHelp(groups: readonly CommandGroup[]): string {
     'Examples:',
     `  ${PROGRAM} config set 10.1.0.0/16 --backend vxlan`,
     `  ${PROGRAM} leases list --etcd-endpoints http://10.0.0.5:2379`,
+    `  ${PROGRAM} status`,
+    `  ${PROGRAM} doctor --healthz-url http://127.0.0.1:8471`,
+    `  ${PROGRAM} leases watch --json`,
+    `  source <(${PROGRAM} completion bash)`,
     `  ${PROGRAM} config get --help`,
     '',
     'Flags may also be written Go-style with one dash (-etcd-endpoints=URL), as for flanneld.',
@@ -83,7 +89,7 @@ export function renderGroupHelp(group: CommandGroup): string {
 }
 
 export function renderCommandHelp(group: CommandGroup, command: Command): string {
-  const sections = [`${PROGRAM} ${group.name} ${command.name}: ${command.summary}`, '', `Usage: ${commandSynopsis(group, command)}`];
+  const sections = [`${PROGRAM} ${commandWords(group, command)}: ${command.summary}`, '', `Usage: ${commandSynopsis(group, command)}`];
   if (command.details) sections.push('', command.details);
   if (command.options.length > 0) sections.push('', `Options:\n${renderRowsPlain(optionRows(command.options))}`);
   sections.push('', etcdOptionsSection(), '', 'Examples:', ...command.examples.map((e) => `  ${e}`), '', EXIT_CODES_SECTION);

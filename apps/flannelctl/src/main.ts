@@ -6,9 +6,20 @@ import { runCli } from './cli.js';
 // (DEP0123) on every run; stderr is for flannelctl's own messages.
 process.noDeprecation = true;
 
+// `leases watch` stops on SIGINT/SIGTERM and exits 0; other commands report the interruption (exit 130).
+const controller = new AbortController();
+const stop = () => controller.abort();
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
+
 process.exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   stdin: process.stdin,
   env: process.env,
+  signal: controller.signal,
 });
+process.off('SIGINT', stop);
+process.off('SIGTERM', stop);
+// Whatever an interrupted command left pending (a probe, an etcd retry) must not keep the process alive.
+if (controller.signal.aborted) process.exit();

@@ -151,6 +151,18 @@ export class ArgReader {
     return value;
   }
 
+  /**
+   * A duration flag in milliseconds: `500ms`, `2s`, `90m`, `1h`, `1h30m`, or a bare number in `bareUnit` (so
+   * `--expiry-warning 60` means minutes, as flanneld's --subnet-lease-renew-margin). Anything else is a usage error.
+   */
+  duration(flag: string, bareUnit: DurationUnit): number | undefined {
+    const raw = this.last(flag);
+    if (raw === undefined) return undefined;
+    const ms = parseDuration(raw, bareUnit);
+    if (ms === undefined) throw new UsageError(`--${flag} takes a duration such as 500ms, 2s, 90m or 1h, got "${raw}"`);
+    return ms;
+  }
+
   /** A whole-number flag; a value that is not one is a usage error. */
   int(flag: string): number | undefined {
     const raw = this.last(flag);
@@ -158,4 +170,17 @@ export class ArgReader {
     if (!/^\d{1,9}$/.test(raw)) throw new UsageError(`--${flag} takes a whole number, got "${raw}"`);
     return Number(raw);
   }
+}
+
+export type DurationUnit = 'ms' | 's' | 'm' | 'h';
+
+const UNIT_MS: Record<DurationUnit, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `1h30m` -> 5400000; a bare number is in `bareUnit`; undefined when the text is not a duration. */
+export function parseDuration(text: string, bareUnit: DurationUnit): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * UNIT_MS[bareUnit]);
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const [, value, , unit] of text.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) total += Number(value) * UNIT_MS[unit as DurationUnit];
+  return Math.round(total);
 }

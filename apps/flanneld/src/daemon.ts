@@ -160,12 +160,20 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   // Set once the first listing arrived; a failed batch is then repaired by a full resync.
   let resyncNow: (() => Promise<void>) | undefined;
   let reconciled = false;
+  let conflictKey: string | undefined;
   await using peers = manager.watchPeers(lease, {
     signal,
     initial: listing,
     onBatch: async (batch) => {
       for (const event of batch) {
+        // The conflict ends when the other lease goes away.
+        if (event.type === 'removed' && event.lease.key === conflictKey) {
+          state.conflict = undefined;
+          conflictKey = undefined;
+          log.info('duplicate public IP resolved', { subnet: event.lease.key });
+        }
         if (event.type === 'added' && event.lease.attrs.publicIP === attrs.publicIP && attrs.publicIP !== NO_PUBLIC_IP) {
+          conflictKey = event.lease.key;
           state.conflict = `duplicate public IP: lease ${event.lease.key} also claims ${attrs.publicIP}`;
           log.error('duplicate public IP: another lease claims this host\'s address', { subnet: event.lease.key, publicIP: attrs.publicIP, fix: 'give each host its own --public-ip (or interface address)' });
         }
@@ -237,6 +245,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
     },
     onLeaseChanged: async (current) => {
       state.lease = current;
+      state.conflict = undefined;
       peers.setOwn(current);
       await backend.attach(current);
       await firewall.apply(current).catch((err: unknown) => log.error('firewall rules for the new lease failed', { reason: errorMessage(err) }));

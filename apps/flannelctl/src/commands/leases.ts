@@ -1,5 +1,5 @@
 /**
- * `flannelctl leases list|reserve|revoke`: the subnet leases under `<prefix>/subnets/` (flannel-compat.md §1.3-1.7).
+ * `flannelctl leases list|reserve|revoke|watch`: the subnet leases under `<prefix>/subnets/` (flannel-compat.md §1.3-1.8).
  * A reservation is a lease key without an etcd lease: it never expires, and the host whose PublicIP it names takes
  * it when flanneld starts there. A reservation that does not fit the config would be deleted by that flanneld as
  * incompatible, so it is refused here before anything is written.
@@ -9,6 +9,7 @@ import { defineCommand, type CommandGroup } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { formatRemaining, formatTime, renderTable } from '../format.js';
 import { describeMisfit } from '../lease-fit.js';
+import { classifyDelete, classifyPut, describeEvent, renderEventLine, type KnownKey, type LeaseEventKind } from '../lease-events.js';
 import { UsageError } from '../options.js';
 import { reportSkipped } from './config.js';
 
@@ -186,9 +187,112 @@ function sameNet(a: IpNet | undefined, b: IpNet): boolean {
   return a !== undefined && a.equals(b);
 }
 
+export interface WatchArgs {
+  readonly json: boolean;
+  /** Stop after this many events; undefined = until SIGINT/SIGTERM. */
+  readonly count: number | undefined;
+}
+
+/** The parts of an etcd watch event used here (etcd3's IEvent). */
+interface WatchedKv {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly lease: string;
+  readonly mod_revision: string;
+}
+
+interface WatchedEvent {
+  readonly type: string;
+  readonly kv: WatchedKv;
+  readonly prev_kv?: WatchedKv | undefined;
+}
+
+/**
+ * Prints lease events as they happen, from the revision after a listing of the current leases (so nothing between
+ * the listing and the watch is lost), until the signal aborts or `--count` events were printed. Events are handled
+ * one at a time in store order: telling an expiry from a delete needs one etcd call per delete.
+ */
+export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise<number> {
+  const { registry } = await ctx.openStore();
+  const { client, subnetsPrefix } = registry;
+  const listing = await client.getAll().prefix(subnetsPrefix).exec();
+  const known = new Map<string, KnownKey>();
+  for (const kv of listing.kvs) known.set(kv.key.toString(), { value: kv.value.toString(), etcdLeaseId: kv.lease });
+  const fromRevision = BigInt(listing.header.revision) + 1n;
+  if (args.count === 0 || ctx.signal.aborted) return 0;
+
+  const watcher = await client.watch().prefix(subnetsPrefix).withPreviousKV().startRevision(fromRevision.toString()).create();
+  ctx.err(`watching ${subnetsPrefix} from revision ${fromRevision} (${known.size} lease${known.size === 1 ? '' : 's'} now); stop with Ctrl-C`);
+
+  let printed = 0;
+  let chain: Promise<void> = Promise.resolve();
+  let finish: (outcome: { error?: unknown }) => void = () => undefined;
+  const finished = new Promise<{ error?: unknown }>((resolve) => (finish = resolve));
+  const ttlOf = async (etcdLeaseId: string): Promise<number | undefined> => {
+    if (etcdLeaseId === '0') return undefined;
+    return Number((await client.leaseClient.leaseTimeToLive({ ID: etcdLeaseId, keys: false })).TTL);
+  };
+
+  const handle = async (event: WatchedEvent) => {
+    const fullKey = event.kv.key.toString();
+    const subnetKey = fullKey.slice(subnetsPrefix.length);
+    const before = known.get(fullKey) ?? (event.prev_kv ? { value: event.prev_kv.value.toString(), etcdLeaseId: event.prev_kv.lease } : undefined);
+    let type: LeaseEventKind;
+    let value: string | undefined;
+    let expiresAt: number | null | undefined;
+    if (event.type === 'Put') {
+      value = event.kv.value.toString();
+      type = classifyPut(before, value);
+      known.set(fullKey, { value, etcdLeaseId: event.kv.lease });
+      const ttl = await ttlOf(event.kv.lease);
+      expiresAt = event.kv.lease === '0' ? null : ttl !== undefined && ttl >= 0 ? ctx.now() + ttl * 1000 : undefined;
+    } else {
+      known.delete(fullKey);
+      value = before?.value;
+      const leaseId = before?.etcdLeaseId;
+      type = classifyDelete(leaseId, leaseId === undefined ? undefined : await ttlOf(leaseId));
+    }
+    if (!parseSubnetKey(subnetKey).ok) ctx.warn(`${fullKey} is not a subnet key; showing it anyway`);
+    const line = describeEvent({ time: ctx.now(), type, subnetKey, value, previousValue: before?.value, expiresAt, revision: event.kv.mod_revision });
+    ctx.out(args.json ? JSON.stringify(line) : renderEventLine(line, ctx.now()));
+    printed++;
+    if (args.count !== undefined && printed >= args.count) finish({});
+  };
+
+  let disconnected = false;
+  watcher.on('data', (response: { events: WatchedEvent[] }) => {
+    for (const event of response.events) {
+      chain = chain.then(async () => {
+        if (args.count !== undefined && printed >= args.count) return;
+        await handle(event);
+      });
+      chain.catch((error: unknown) => finish({ error }));
+    }
+  });
+  watcher.on('disconnected', () => {
+    if (!disconnected) ctx.warn('lost the connection to etcd; reconnecting (events are resumed from the last one seen)');
+    disconnected = true;
+  });
+  watcher.on('connected', () => {
+    if (disconnected) ctx.warn('reconnected to etcd');
+    disconnected = false;
+  });
+  watcher.on('error', (error: unknown) => finish({ error }));
+  const onAbort = () => finish({});
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const outcome = await finished;
+    if (outcome.error !== undefined) throw outcome.error;
+    return 0;
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    await Promise.race([watcher.cancel().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  }
+}
+
 export const leasesGroup: CommandGroup = {
   name: 'leases',
-  summary: 'list, reserve and revoke subnet leases',
+  summary: 'list, reserve, revoke and watch subnet leases',
   commands: [
     defineCommand<{ json: boolean }>({
       name: 'list',
@@ -244,6 +348,26 @@ export const leasesGroup: CommandGroup = {
       examples: ['flannelctl leases revoke 10.1.30.0/24', 'flannelctl leases revoke 10.1.30.0-24'],
       parse: (positionals) => ({ subnet: positionals[0] ?? '' }),
       run: leasesRevoke,
+    }),
+    defineCommand<WatchArgs>({
+      name: 'watch',
+      args: '',
+      summary: 'print lease events as they happen (added, renewed, changed, removed, expired)',
+      details:
+        'One line per event with an ISO-8601 timestamp: added (a host joined), renewed (the same lease written again with\n' +
+        'a fresh etcd lease), changed (other attributes, e.g. a new VTEP MAC), removed (deleted, e.g. by `leases revoke`)\n' +
+        'and expired (deleted because its etcd lease ended: the host stopped renewing). Runs until Ctrl-C (SIGINT) or\n' +
+        'SIGTERM, then exits 0; --count N stops after N events. --json prints one JSON object per line with time, type,\n' +
+        'key, subnet, ipv6Subnet, publicIP, publicIPv6, backendType, backendData, expiresAt, previous (for changed) and\n' +
+        'revision. A line on stderr says when the watch is in place.',
+      options: [
+        { flag: 'json', help: 'print one JSON object per event and line' },
+        { flag: 'count', value: '<n>', help: 'stop after n events' },
+      ],
+      examples: ['flannelctl leases watch', 'flannelctl leases watch --json --count 1'],
+      lifetime: 'until-signal',
+      parse: (_positionals, o) => ({ json: o.bool('json') ?? false, count: o.int('count') }),
+      run: leasesWatch,
     }),
   ],
 };

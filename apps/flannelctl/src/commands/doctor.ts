@@ -1,0 +1,414 @@
+/**
+ * `flannelctl doctor`: checks the host it runs on, end to end, and says what to do about each problem.
+ *
+ * It reads, in parallel: the flanneld process of this network namespace (its flags give the subnet file and the
+ * health port when not passed), its health endpoint, subnet.env, the links of the host, and the config and leases
+ * from etcd (bounded in time: an unreachable etcd is a finding, and the local checks still run). From the own
+ * lease and the config it derives what the kernel should hold, with the backends' own planners (vxlan planPeers,
+ * host-gw planRoutes), and compares that with the real tables. Last, it probes each peer subnet's gateway.
+ */
+import { errorMessage, isFlannelError, IpNet, type IpFamily, type Lease, type NetworkConfig, type RouteEntry } from '@flannel-ts/core';
+import { peerEndpoint, parseVxlanConfig, planPeers, type FamilyView } from '@flannel-ts/backend-vxlan';
+import { planRoutes } from '@flannel-ts/backend-host-gw';
+import { createHostNetwork } from '@flannel-ts/host-net';
+import { isRetryable } from '@flannel-ts/lease-manager';
+import { DEFAULT_SUBNET_FILE, readSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
+import { defineCommand, type Command } from '../command.js';
+import type { CommandContext } from '../context.js';
+import { listTimedLeases } from '../lease-times.js';
+import {
+  backendFromLinks,
+  checkConfig,
+  checkDevices,
+  checkDuplicatePublicIPs,
+  checkEtcd,
+  checkFirewall,
+  checkFlanneld,
+  checkHostGwRoutes,
+  checkInterface,
+  checkLease,
+  checkMtu,
+  checkPeers,
+  checkReady,
+  checkSubnetEnv,
+  checkUdpRoute,
+  checkVxlanEntries,
+  chooseInterface,
+  findOwnLease,
+  type BackendView,
+  type HealthFacts,
+  type PeerProbe,
+  type SkippedPeer,
+  type StoreFacts,
+} from '../doctor/checks.js';
+import { countFindings, exitCodeFor, renderFindings, warn, type Finding } from '../doctor/findings.js';
+import { findFlanneldProcesses, flanneldFlag, flanneldFlagAll, httpGet, ping, readIptables, readLinks, type HostLink, type ProcessInfo } from '../doctor/host.js';
+import { DEFAULT_EXPIRY_WARNING_MS } from './status.js';
+
+export interface DoctorArgs {
+  readonly json: boolean;
+  readonly subnetFile: string | undefined;
+  readonly healthzUrl: string | undefined;
+  readonly iface: string | undefined;
+  readonly probeTimeoutMs: number;
+  readonly etcdTimeoutMs: number;
+  readonly expiryWarningMs: number;
+}
+
+const DEFAULT_PROBE_TIMEOUT_MS = 1000;
+const DEFAULT_ETCD_TIMEOUT_MS = 5000;
+const HEALTH_TIMEOUT_MS = 2000;
+const PROBE_CONCURRENCY = 16;
+
+/** What `--json` prints. */
+export interface DoctorReport {
+  readonly host: {
+    readonly subnet: string | null;
+    readonly ipv6Subnet: string | null;
+    readonly publicIP: string | null;
+    readonly backend: string | null;
+    readonly interface: string | null;
+    readonly subnetFile: string;
+    readonly healthzUrl: string | null;
+    readonly flanneldPid: number | null;
+  };
+  readonly findings: readonly Finding[];
+  readonly summary: { readonly ok: number; readonly warn: number; readonly fail: number };
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function readStore(ctx: CommandContext, timeoutMs: number): Promise<StoreFacts> {
+  try {
+    return await withTimeout(
+      (async (): Promise<StoreFacts> => {
+        const { manager, registry } = await ctx.openStore();
+        let config: NetworkConfig | undefined;
+        let configError: string | undefined;
+        try {
+          config = await manager.getNetworkConfig();
+        } catch (err) {
+          if (!isFlannelError(err, 'CONFIG_NOT_FOUND') && !isFlannelError(err, 'CONFIG_INVALID')) throw err;
+          configError = errorMessage(err);
+        }
+        const listing = await listTimedLeases(registry, ctx.now);
+        return { ok: true, revision: listing.revision, configKey: registry.configKey, config, configError, leases: listing.leases, skipped: listing.skipped };
+      })(),
+      timeoutMs,
+      'etcd',
+    );
+  } catch (err) {
+    const text = errorMessage(err).split('\n')[0]!.replace(/\s*Resolution note:.*$/, '').trim();
+    return { ok: false, error: isRetryable(err) ? `unreachable (${text})` : text };
+  }
+}
+
+async function readEnvFile(path: string): Promise<{ env: SubnetEnvFile | undefined; error: string | undefined }> {
+  try {
+    return { env: await readSubnetEnv(path), error: undefined };
+  } catch (err) {
+    return { env: undefined, error: errorMessage(err) };
+  }
+}
+
+/** The health endpoint: --healthz-url, else flanneld's own --healthz-ip/--healthz-port, else FLANNELD_HEALTHZ_*. */
+function healthzUrl(args: DoctorArgs, flanneld: ProcessInfo | undefined, env: CommandContext['env']): string | undefined {
+  if (args.healthzUrl) return args.healthzUrl.replace(/\/+$/, '');
+  const port = (flanneld && flanneldFlag(flanneld, 'healthz-port')) ?? env['FLANNELD_HEALTHZ_PORT'];
+  if (!port || !/^\d+$/.test(port) || Number(port) === 0) return undefined;
+  const ip = (flanneld && flanneldFlag(flanneld, 'healthz-ip')) ?? env['FLANNELD_HEALTHZ_IP'] ?? '0.0.0.0';
+  return `http://${ip === '0.0.0.0' || ip === '' ? '127.0.0.1' : ip}:${port}`;
+}
+
+function backendFromConfig(config: NetworkConfig): BackendView {
+  if (config.backendType === 'vxlan') {
+    const vxlan = parseVxlanConfig(config.backend);
+    const devices: { family: IpFamily; name: string }[] = [];
+    if (config.ipv4) devices.push({ family: 4, name: `flannel.${vxlan.vni}` });
+    if (config.ipv6) devices.push({ family: 6, name: `flannel-v6.${vxlan.vni}` });
+    return { type: 'vxlan', source: 'config', devices, vni: vxlan.vni, port: vxlan.port, directRouting: vxlan.directRouting, underlayMtu: vxlan.mtu };
+  }
+  if (config.backendType === 'udp') return { type: 'udp', source: 'config', devices: [{ family: 4, name: 'flannel0' }] };
+  return { type: config.backendType, source: 'config', devices: [] };
+}
+
+/** Runs `task` over `items`, at most `limit` at a time, keeping the order of the results. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await task(items[index]!);
+      }
+    }),
+  );
+  return results;
+}
+
+export async function doctor(args: DoctorArgs, ctx: CommandContext): Promise<number> {
+  const host = createHostNetwork();
+  const processes = await findFlanneldProcesses();
+  const flanneld = processes[0];
+  const subnetFile = args.subnetFile ?? (flanneld && flanneldFlag(flanneld, 'subnet-file')) ?? ctx.env['FLANNELD_SUBNET_FILE'] ?? DEFAULT_SUBNET_FILE;
+  const url = healthzUrl(args, flanneld, ctx.env);
+
+  const [store, envRead, links, readyz, defaultRoute] = await Promise.all([
+    readStore(ctx, args.etcdTimeoutMs),
+    readEnvFile(subnetFile),
+    readLinks(),
+    url === undefined ? Promise.resolve(undefined) : httpGet(`${url}/readyz`, HEALTH_TIMEOUT_MS),
+    host.routes({ family: 4 }).then((routes) => routes.find((r) => r.dst === 'default'), () => undefined),
+  ]);
+  const health: HealthFacts = { url, readyz };
+  const env = envRead.env;
+  const localAddresses = new Set(links.flatMap((l) => l.addresses.map((a) => a.address)));
+  const config = store.ok ? store.config : undefined;
+  const leases = store.ok ? store.leases : [];
+  const ownMatch = store.ok ? findOwnLease(leases, env, localAddresses) : undefined;
+  const own = ownMatch?.timed.lease;
+  const peers = leases.map((t) => t.lease).filter((l) => l.key !== own?.key);
+
+  let view: BackendView | undefined;
+  let viewError: string | undefined;
+  try {
+    view = config ? backendFromConfig(config) : backendFromLinks(links);
+  } catch (err) {
+    viewError = errorMessage(err);
+  }
+  if (view?.type === 'udp') {
+    // The kernel names the TUN device (flannel0, flannel1, ...): take the one that exists.
+    const tun = links.find((l) => l.kind === 'tun' && /^flannel\d+$/.test(l.name));
+    if (tun) view = { ...view, devices: [{ family: 4, name: tun.name }] };
+  }
+  const vxlanLink = view?.type === 'vxlan' ? links.find((l) => l.name === view?.devices[0]?.name) : undefined;
+  // As flanneld picks it: --iface, else the address it publishes; failing those, the vxlan device's underlay, and
+  // last the default route's interface (flanneld's own default).
+  const iface = chooseInterface(links, [
+    args.iface,
+    ...(flanneld ? flanneldFlagAll(flanneld, 'iface') : []),
+    own?.attrs.publicIP,
+    own?.attrs.publicIPv6,
+    vxlanLink?.vxlan?.dev,
+    defaultRoute?.dev,
+  ]);
+  // The container bridge (docker0, cbr0) holds the subnet's gateway address.
+  const gateway = (own?.subnet ?? env?.subnet)?.addressText(1n);
+  const bridge = gateway === undefined ? undefined : links.find((l) => l.kind !== 'vxlan' && l.addresses.some((a) => a.address === gateway));
+
+  const findings: Finding[] = [];
+  findings.push(checkFlanneld(processes), checkReady(health));
+  findings.push(checkEtcd(store, ctx.etcd.etcdEndpoints, flanneld && flanneldFlag(flanneld, 'etcd-endpoints')));
+  const configFinding = checkConfig(store);
+  if (configFinding) findings.push(configFinding);
+  if (viewError !== undefined) findings.push(warn('config', `the backend config cannot be read: ${viewError}`, 'fix it with flannelctl config set'));
+  if (store.ok) {
+    findings.push(...checkLease({ own: ownMatch, config, envSubnet: env?.subnet ?? env?.ipv6Subnet, now: ctx.now(), expiryWarningMs: args.expiryWarningMs }));
+    findings.push(checkDuplicatePublicIPs(own, leases));
+  } else {
+    findings.push(warn('lease', 'not checked: the leases could not be read from etcd'));
+  }
+  findings.push(checkSubnetEnv({ path: subnetFile, env, readError: envRead.error, own, config }));
+  findings.push(checkInterface(iface, own, localAddresses));
+  findings.push(...checkDevices({ view, links, own, iface, config }));
+  findings.push(...checkMtu({ view, envMtu: env?.mtu, links, iface, config, bridge }));
+
+  // The kernel tables, the firewall and the peer probes are independent: read them together.
+  const [entryFindings, firewallFindings, peerFindings] = await Promise.all([
+    checkKernelEntries({ view, own, peers, iface, config, host, store }),
+    (async () => {
+      const network = config?.ipv4?.network ?? env?.network;
+      if (!network) return [warn('firewall', 'not checked: the network is unknown (no subnet.env, no config from etcd)')];
+      const dump = await readIptables(4);
+      return checkFirewall({ ipMasq: env?.ipMasq, dump, network, subnet: own?.subnet ?? env?.subnet, nftables: config?.enableNFTables ?? false, family: 4 });
+    })(),
+    probePeers({ view, own, peers, store, envMtu: env?.mtu, timeoutMs: args.probeTimeoutMs }),
+  ]);
+  findings.push(...entryFindings, ...firewallFindings, ...peerFindings);
+
+  const report: DoctorReport = {
+    host: {
+      subnet: own?.subnet?.toString() ?? env?.subnet?.toString() ?? null,
+      ipv6Subnet: own?.ipv6Subnet?.toString() ?? env?.ipv6Subnet?.toString() ?? null,
+      publicIP: own?.attrs.publicIP ?? null,
+      backend: view?.type ?? null,
+      interface: iface?.name ?? null,
+      subnetFile,
+      healthzUrl: url ?? null,
+      flanneldPid: flanneld?.pid ?? null,
+    },
+    findings,
+    summary: countFindings(findings),
+  };
+  if (args.json) ctx.out(JSON.stringify(report, null, 2));
+  else ctx.out(`${headline(report)}\n\n${renderFindings(findings)}`);
+  return exitCodeFor(findings);
+}
+
+function headline(report: DoctorReport): string {
+  const h = report.host;
+  const parts = [
+    h.subnet ? `subnet ${h.subnet}` : 'no subnet',
+    h.publicIP ? `public IP ${h.publicIP}` : undefined,
+    h.backend ? `backend ${h.backend}` : undefined,
+    h.interface ? `interface ${h.interface}` : undefined,
+  ].filter(Boolean);
+  return `flannelctl doctor: ${parts.join(', ')}`;
+}
+
+async function checkKernelEntries(input: {
+  readonly view: BackendView | undefined;
+  readonly own: Lease | undefined;
+  readonly peers: readonly Lease[];
+  readonly iface: HostLink | undefined;
+  readonly config: NetworkConfig | undefined;
+  readonly host: ReturnType<typeof createHostNetwork>;
+  readonly store: StoreFacts;
+}): Promise<Finding[]> {
+  const { view, own, peers, iface, config, host } = input;
+  if (!input.store.ok || !config) return [warn('routes', 'kernel entries not checked: the peer leases and config could not be read from etcd')];
+  if (!view) return [];
+  try {
+    if (view.type === 'vxlan') {
+      const findings: Finding[] = [];
+      for (const { family, name } of view.devices) {
+        if (!(await host.link(name))) continue; // reported by the device check
+        const externalDevice = iface?.name ?? '';
+        const direct = new Set<string>();
+        if (view.directRouting && iface) {
+          for (const peer of peers) {
+            const ip = family === 4 ? peer.attrs.publicIP : peer.attrs.publicIPv6;
+            if (!ip) continue;
+            const route = await host.routeTo(ip);
+            if (route && !route.gateway && route.dev === iface.name) direct.add(ip);
+          }
+        }
+        const familyView: FamilyView = { family, device: name, externalDevice };
+        const wanted = planPeers(familyView, peers, { isDirect: (ip) => direct.has(ip) });
+        const [neighbours, fdb, routes, directRoutes] = await Promise.all([
+          host.neighbours(name, family),
+          host.fdb(name),
+          host.routes({ dev: name, family }),
+          view.directRouting && iface ? host.routes({ dev: iface.name, family }) : Promise.resolve([] as RouteEntry[]),
+        ]);
+        const network = family === 4 ? config.ipv4?.network : config.ipv6?.network;
+        findings.push(...checkVxlanEntries({ device: name, externalDevice, family, wanted, observed: { neighbours, fdb, routes, directRoutes }, network, peers }));
+      }
+      return findings;
+    }
+    if (view.type === 'host-gw') {
+      if (!iface) return [warn('routes', 'not checked: the external interface is unknown (pass --iface)')];
+      const wanted = planRoutes(peers, { dev: iface.name, network: config });
+      const families: IpFamily[] = [...(config.ipv4 ? [4 as const] : []), ...(config.ipv6 ? [6 as const] : [])];
+      const observed = (await Promise.all(families.map(async (family) => (await host.routes({ dev: iface.name, family })).map((r) => ({ ...r, family }))))).flat();
+      return [checkHostGwRoutes({ dev: iface.name, wanted, observed, config, own, peers })];
+    }
+    if (view.type === 'udp') {
+      const device = view.devices[0]?.name ?? 'flannel0';
+      if (!(await host.link(device))) return [];
+      return [checkUdpRoute(device, await host.routes({ dev: device, family: 4 }), config.ipv4?.network)];
+    }
+    return [];
+  } catch (err) {
+    return [warn('routes', `kernel entries could not be read: ${errorMessage(err)}`, 'run doctor as root, with iproute2 installed')];
+  }
+}
+
+/** Which peers the backend programs (and so can be probed), and why the others are left out. */
+function reachablePeers(view: BackendView | undefined, peers: readonly Lease[]): { probe: Lease[]; skipped: SkippedPeer[] } {
+  const probe: Lease[] = [];
+  const skipped: SkippedPeer[] = [];
+  for (const lease of peers) {
+    if (!lease.subnet) continue; // IPv6-only peers are not probed
+    let reason: string | undefined;
+    if (view?.type === 'vxlan') {
+      const endpoint = peerEndpoint(lease, 4);
+      if (typeof endpoint === 'string') reason = endpoint;
+    } else if (view?.type === 'host-gw' && lease.attrs.backendType !== 'host-gw') reason = `backend type ${lease.attrs.backendType ?? '(none)'} is not host-gw`;
+    if (lease.attrs.publicIP === '0.0.0.0') reason = 'it has no public IP';
+    if (reason === undefined) probe.push(lease);
+    else skipped.push({ lease, reason });
+  }
+  return { probe, skipped };
+}
+
+async function probePeers(input: {
+  readonly view: BackendView | undefined;
+  readonly own: Lease | undefined;
+  readonly peers: readonly Lease[];
+  readonly store: StoreFacts;
+  readonly envMtu: number | undefined;
+  readonly timeoutMs: number;
+}): Promise<Finding[]> {
+  if (!input.store.ok) return [warn('peer', 'peers not probed: the leases could not be read from etcd')];
+  if (!input.own) return [warn('peer', 'peers not probed: this host has no lease, so nothing routes their replies back')];
+  const { probe, skipped } = reachablePeers(input.view, input.peers);
+  const timeoutMs = input.timeoutMs;
+  const hasDevice = input.view?.type === 'vxlan' || input.view?.type === 'udp';
+  const probes = await mapLimited(probe, PROBE_CONCURRENCY, async (lease): Promise<PeerProbe> => {
+    const subnet = lease.subnet as IpNet;
+    const gateway = subnet.addressText(1n);
+    const gatewayAnswer = await ping(gateway, { timeoutMs });
+    if (gatewayAnswer.answered) {
+      const fullSize =
+        input.envMtu !== undefined && input.envMtu > 28
+          ? { bytes: input.envMtu, answer: await ping(gateway, { timeoutMs, size: input.envMtu - 28, dontFragment: true }) }
+          : undefined;
+      return { lease, gateway, gatewayAnswer, fullSize };
+    }
+    const [deviceAnswer, publicAnswer] = await Promise.all([hasDevice ? ping(subnet.addressText(0n), { timeoutMs }) : Promise.resolve(undefined), ping(lease.attrs.publicIP, { timeoutMs })]);
+    return { lease, gateway, gatewayAnswer, deviceAnswer, publicAnswer };
+  });
+  return checkPeers({ probes, skipped, backend: input.view?.type ?? 'the overlay', timeoutMs });
+}
+
+export const doctorCommand: Command = defineCommand<DoctorArgs>({
+  name: 'doctor',
+  args: '',
+  summary: 'check this host end to end and say how to fix each problem',
+  details:
+    'Run it on a flannel host (as root). It checks: flanneld running and ready (its health endpoint), etcd and the\n' +
+    'config, this host\'s lease (found by the subnet in subnet.env, else by public IP) and duplicate public IPs,\n' +
+    'subnet.env against the lease and config, the interface, the backend device (type, VNI, MAC as in the lease, up,\n' +
+    'address), the MTU (device, FLANNEL_MTU, interface, container bridge), the kernel entries the peer leases call for\n' +
+    '(routes, neighbours, FDB: missing, wrong and stale ones listed), the firewall rules (masquerade when\n' +
+    'FLANNEL_IPMASQ=true, forward rules when present) and each peer subnet\'s gateway (a ping, then a full-size ping\n' +
+    'that must not need fragmenting). Each finding is ✓ ok, ! warning or ✗ failure, with the fix under it.\n' +
+    'Unless given, --subnet-file and the health endpoint come from the running flanneld\'s flags (or its FLANNELD_*\n' +
+    'variables), then from flannelctl\'s FLANNELD_SUBNET_FILE / FLANNELD_HEALTHZ_PORT. If etcd is unreachable, that is\n' +
+    'reported and the local checks still run. Exit 1 when any check fails (warnings do not), 0 otherwise.\n' +
+    '--json prints {host, findings: [{check, status, message, fix}], summary}.',
+  options: [
+    { flag: 'json', help: 'print the findings as JSON' },
+    { flag: 'subnet-file', value: '<path>', help: `flanneld's subnet.env (default: flanneld's --subnet-file, else ${DEFAULT_SUBNET_FILE})` },
+    { flag: 'healthz-url', value: '<url>', help: 'flanneld\'s health endpoint, e.g. http://127.0.0.1:8471 (default: from flanneld\'s --healthz-ip/--healthz-port)' },
+    { flag: 'iface', value: '<name>', help: 'interface flannel traffic uses (default: the one holding the lease\'s public IP)' },
+    { flag: 'probe-timeout', value: '<duration>', help: 'how long to wait for each peer to answer a ping (default 1s)' },
+    { flag: 'etcd-timeout', value: '<duration>', help: 'how long to wait for etcd before reporting it unreachable (default 5s)' },
+    { flag: 'expiry-warning', value: '<duration>', help: 'fail when the own lease has less than this left (default 60m; a bare number is minutes)' },
+  ],
+  examples: [
+    'flannelctl doctor',
+    'flannelctl doctor --healthz-url http://127.0.0.1:8471 --subnet-file /run/flannel/subnet.env',
+    'flannelctl doctor --json | jq \'.findings[] | select(.status != "ok")\'',
+  ],
+  lifetime: 'self-timed',
+  parse: (_positionals, o) => ({
+    json: o.bool('json') ?? false,
+    subnetFile: o.last('subnet-file'),
+    healthzUrl: o.last('healthz-url'),
+    iface: o.last('iface'),
+    probeTimeoutMs: o.duration('probe-timeout', 's') ?? DEFAULT_PROBE_TIMEOUT_MS,
+    etcdTimeoutMs: o.duration('etcd-timeout', 's') ?? DEFAULT_ETCD_TIMEOUT_MS,
+    expiryWarningMs: o.duration('expiry-warning', 'm') ?? DEFAULT_EXPIRY_WARNING_MS,
+  }),
+  run: doctor,
+});

@@ -1,0 +1,277 @@
+/**
+ * `flannelctl status`: the network at a glance. The config, how many subnets it can hand out and how many are taken,
+ * and one row per lease with its owner, backend, VTEP MAC, expiry and last renewal, flagging what needs a look:
+ * a public IP held by two leases (peers' routes can only point at one of them), a lease about to expire (its host
+ * has not renewed: flanneld renews 60 min before the end by default), a lease the config would not hand out (its
+ * host will drop it at the next start), and reservations.
+ */
+import { errorMessage, isFlannelError, leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, type Lease, type NetworkConfig } from '@flannel-ts/core';
+import { defineCommand, type Command } from '../command.js';
+import type { CommandContext } from '../context.js';
+import { formatAgo, formatInlineValue, formatRemaining, formatTime, renderFields, renderTable } from '../format.js';
+import { describeMisfit } from '../lease-fit.js';
+import { listTimedLeases, renewedAgoMs, type TimedLease } from '../lease-times.js';
+import { reportSkipped } from './config.js';
+
+/** flanneld's default --subnet-lease-renew-margin: a lease with less left than this should have been renewed. */
+export const DEFAULT_EXPIRY_WARNING_MS = 60 * 60_000;
+
+export const LEASE_FLAGS = ['duplicate-public-ip', 'expiring', 'outside-config', 'reserved'] as const;
+export type LeaseFlag = (typeof LEASE_FLAGS)[number];
+
+export interface HostRow {
+  readonly key: string;
+  readonly subnet: string | null;
+  readonly ipv6Subnet: string | null;
+  readonly publicIP: string;
+  readonly publicIPv6: string | null;
+  readonly backendType: string | null;
+  readonly vtepMac: string | null;
+  /** ISO-8601; null for a reservation, or when the etcd lease ended while listing. */
+  readonly expiresAt: string | null;
+  readonly expiresInSeconds: number | null;
+  /** When the current etcd lease was granted (the last renewal), ISO-8601; null when unknown. */
+  readonly renewedAt: string | null;
+  readonly renewedSecondsAgo: number | null;
+  readonly reserved: boolean;
+  readonly flags: LeaseFlag[];
+  /** Why each flag is set, in words. */
+  readonly notes: string[];
+}
+
+/** Counts are JSON numbers; a count beyond 2^53 (an IPv6-only pool) is a decimal string. */
+export type Count = number | string;
+
+export interface StatusReport {
+  readonly configKey: string;
+  readonly config: Record<string, unknown> | null;
+  readonly configError: string | null;
+  readonly capacity: { readonly family: 4 | 6; readonly total: Count; readonly leased: number; readonly reserved: number; readonly free: Count } | null;
+  readonly hosts: HostRow[];
+  readonly skipped: { readonly key: string; readonly reason: string }[];
+  readonly summary: {
+    readonly leases: number;
+    readonly flagged: number;
+    readonly counts: Readonly<Record<LeaseFlag, number>>;
+  };
+}
+
+export interface StatusInput {
+  readonly configKey: string;
+  readonly config: NetworkConfig | undefined;
+  readonly configError: string | undefined;
+  readonly leases: readonly TimedLease[];
+  readonly skipped: readonly { readonly key: string; readonly reason: string }[];
+  readonly now: number;
+  readonly expiryWarningMs: number;
+}
+
+function count(value: bigint): Count {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+}
+
+/** The VtepMAC a vxlan lease publishes (keys are case-insensitive, as flannel reads them). */
+export function vtepMacOf(lease: Lease): string | undefined {
+  const data = lease.attrs.backendData;
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
+  const mac = Object.entries(data).find(([key]) => key.toLowerCase() === 'vtepmac')?.[1];
+  return typeof mac === 'string' ? mac : undefined;
+}
+
+export function configSummary(config: NetworkConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (config.ipv4) {
+    out['network'] = config.ipv4.network.toString();
+    out['subnetLen'] = config.ipv4.subnetLen;
+    out['subnetMin'] = config.ipv4.subnetMin.ipText();
+    out['subnetMax'] = config.ipv4.subnetMax.ipText();
+  }
+  if (config.ipv6) {
+    out['ipv6Network'] = config.ipv6.network.toString();
+    out['ipv6SubnetLen'] = config.ipv6.subnetLen;
+  }
+  out['backendType'] = config.backendType;
+  out['backend'] = config.backend;
+  return out;
+}
+
+/** The whole report, from what was read; pure, so the flag logic is tested without etcd. */
+export function buildStatus(input: StatusInput): StatusReport {
+  const { config, now } = input;
+  const byPublicIP = new Map<string, Lease[]>();
+  for (const { lease } of input.leases) {
+    if (lease.attrs.publicIP === NO_PUBLIC_IP) continue;
+    byPublicIP.set(lease.attrs.publicIP, [...(byPublicIP.get(lease.attrs.publicIP) ?? []), lease]);
+  }
+  const hosts = input.leases.map((timed): HostRow => {
+    const { lease } = timed;
+    const flags: LeaseFlag[] = [];
+    const notes: string[] = [];
+    const sharing = (byPublicIP.get(lease.attrs.publicIP) ?? []).filter((other) => other !== lease);
+    if (sharing.length > 0) {
+      flags.push('duplicate-public-ip');
+      notes.push(`public IP ${lease.attrs.publicIP} is also held by ${sharing.map((l) => l.subnet?.toString() ?? l.key).join(', ')}: peers reach only one of them`);
+    }
+    const remainingMs = typeof lease.expiresAt === 'number' ? lease.expiresAt - now : undefined;
+    if (lease.expiresAt === undefined) {
+      flags.push('expiring');
+      notes.push('its etcd lease ended while listing: the key is about to disappear');
+    } else if (remainingMs !== undefined && remainingMs < input.expiryWarningMs) {
+      flags.push('expiring');
+      notes.push(`expires in ${formatRemaining(remainingMs)}: its host has not renewed it (is flanneld running there?)`);
+    }
+    if (config && !leaseFitsConfig(config, lease)) {
+      flags.push('outside-config');
+      notes.push(`${describeMisfit(config, lease) ?? 'does not fit the config'}: its host drops it at the next start (or revoke it)`);
+    }
+    if (lease.expiresAt === null) flags.push('reserved');
+    const renewedMs = renewedAgoMs(timed);
+    return {
+      key: lease.key,
+      subnet: lease.subnet?.toString() ?? null,
+      ipv6Subnet: lease.ipv6Subnet?.toString() ?? null,
+      publicIP: lease.attrs.publicIP,
+      publicIPv6: lease.attrs.publicIPv6 ?? null,
+      backendType: lease.attrs.backendType ?? null,
+      vtepMac: vtepMacOf(lease) ?? null,
+      expiresAt: typeof lease.expiresAt === 'number' ? formatTime(lease.expiresAt) : null,
+      expiresInSeconds: remainingMs === undefined ? null : Math.max(0, Math.round(remainingMs / 1000)),
+      renewedAt: renewedMs === undefined ? null : formatTime(now - renewedMs),
+      renewedSecondsAgo: renewedMs === undefined ? null : Math.round(renewedMs / 1000),
+      reserved: lease.expiresAt === null,
+      flags,
+      notes,
+    };
+  });
+
+  let capacity: StatusReport['capacity'] = null;
+  const pool = config?.ipv4 ?? config?.ipv6;
+  if (pool) {
+    const inPool = input.leases.filter(({ lease }) => {
+      const subnet = pool.family === 4 ? lease.subnet : lease.ipv6Subnet;
+      return subnet !== undefined && poolAccepts(pool, subnet.masked());
+    });
+    const reserved = inPool.filter(({ lease }) => lease.expiresAt === null).length;
+    const leased = inPool.length - reserved;
+    const total = poolCapacity(pool);
+    capacity = { family: pool.family, total: count(total), leased, reserved, free: count(total - BigInt(inPool.length)) };
+  }
+
+  const counts = Object.fromEntries(LEASE_FLAGS.map((flag) => [flag, hosts.filter((h) => h.flags.includes(flag)).length])) as Record<LeaseFlag, number>;
+  return {
+    configKey: input.configKey,
+    config: config ? configSummary(config) : null,
+    configError: input.configError ?? null,
+    capacity,
+    hosts,
+    skipped: [...input.skipped],
+    summary: {
+      leases: hosts.length,
+      // A reservation alone is not a problem.
+      flagged: hosts.filter((h) => h.flags.some((f) => f !== 'reserved')).length,
+      counts,
+    },
+  };
+}
+
+export function renderStatus(report: StatusReport): string {
+  const fields: [string, string][] = [];
+  const config = report.config;
+  if (!config) fields.push(['Config', `none usable at ${report.configKey}: ${report.configError ?? 'unknown error'}`]);
+  else {
+    if (config['network']) fields.push(['Network', `${String(config['network'])} (SubnetLen ${String(config['subnetLen'])}, ${String(config['subnetMin'])} to ${String(config['subnetMax'])})`]);
+    if (config['ipv6Network']) fields.push(['IPv6 network', `${String(config['ipv6Network'])} (IPv6SubnetLen ${String(config['ipv6SubnetLen'])})`]);
+    const options = Object.entries(config['backend'] as Record<string, unknown>).filter(([key]) => key.toLowerCase() !== 'type');
+    fields.push(['Backend', `${String(config['backendType'])}${options.length > 0 ? ` (${options.map(([k, v]) => `${k}=${formatInlineValue(v)}`).join(', ')})` : ''}`]);
+  }
+  if (report.capacity) {
+    const c = report.capacity;
+    fields.push(['Subnets', `${c.total} total, ${c.leased} leased, ${c.reserved} reserved, ${c.free} free`]);
+  }
+  const blocks = [renderFields(fields)];
+
+  if (report.hosts.length > 0) {
+    const withV6 = report.hosts.some((h) => h.ipv6Subnet !== null);
+    const headers = ['SUBNET', ...(withV6 ? ['IPV6 SUBNET'] : []), 'PUBLIC IP', 'BACKEND', 'VTEP MAC', 'EXPIRES', 'RENEWED', 'FLAGS'];
+    const rows = report.hosts.map((h) => [
+      h.subnet ?? '-',
+      ...(withV6 ? [h.ipv6Subnet ?? '-'] : []),
+      h.publicIP,
+      h.backendType ?? '-',
+      h.vtepMac ?? '-',
+      h.reserved ? 'never' : h.expiresInSeconds === null ? 'ending' : `in ${formatRemaining(h.expiresInSeconds * 1000)}`,
+      h.renewedSecondsAgo === null ? '-' : `${formatAgo(h.renewedSecondsAgo * 1000)} ago`,
+      h.flags.length > 0 ? h.flags.join(',') : '-',
+    ]);
+    blocks.push(renderTable(headers, rows));
+    const notes = report.hosts.flatMap((h) => h.notes.map((note) => `  ${h.subnet ?? h.key}: ${note}`));
+    if (notes.length > 0) blocks.push(`Notes:\n${notes.join('\n')}`);
+  } else {
+    blocks.push('No leases: no host has joined yet.');
+  }
+  blocks.push(summaryLine(report));
+  return blocks.join('\n\n');
+}
+
+export function summaryLine(report: StatusReport): string {
+  const { leases, flagged, counts } = report.summary;
+  const reservations = counts.reserved;
+  const what = `${leases} lease${leases === 1 ? '' : 's'}${reservations > 0 ? ` (${reservations} reserved)` : ''}`;
+  const problems = LEASE_FLAGS.filter((f) => f !== 'reserved' && counts[f] > 0).map((f) => `${counts[f]} ${f}`);
+  const skipped = report.skipped.length > 0 ? `, ${report.skipped.length} unreadable` : '';
+  if (!report.config) return `${what}${skipped}; no usable network config`;
+  return flagged === 0 ? `${what}${skipped}, none flagged` : `${what}${skipped}, ${flagged} flagged: ${problems.join(', ')}`;
+}
+
+export interface StatusArgs {
+  readonly json: boolean;
+  readonly expiryWarningMs: number;
+}
+
+export async function status(args: StatusArgs, ctx: CommandContext): Promise<number> {
+  const { manager, registry } = await ctx.openStore();
+  let config: NetworkConfig | undefined;
+  let configError: string | undefined;
+  try {
+    config = await manager.getNetworkConfig();
+  } catch (err) {
+    if (!isFlannelError(err, 'CONFIG_NOT_FOUND') && !isFlannelError(err, 'CONFIG_INVALID')) throw err;
+    configError = errorMessage(err);
+  }
+  const listing = await listTimedLeases(registry, ctx.now);
+  const report = buildStatus({
+    configKey: registry.configKey,
+    config,
+    configError,
+    leases: listing.leases,
+    skipped: listing.skipped,
+    now: ctx.now(),
+    expiryWarningMs: args.expiryWarningMs,
+  });
+  if (args.json) ctx.out(JSON.stringify(report, null, 2));
+  else {
+    reportSkipped(listing.skipped, registry.subnetsPrefix, ctx);
+    ctx.out(renderStatus(report));
+  }
+  return config ? 0 : 1;
+}
+
+export const statusCommand: Command = defineCommand<StatusArgs>({
+  name: 'status',
+  args: '',
+  summary: 'the network at a glance: config, capacity, one row per host, problems flagged',
+  details:
+    'Shows the config, the subnets it can hand out (total, leased, reserved, free) and one row per lease: subnet,\n' +
+    'public IP, backend, VTEP MAC, when it expires and how long ago it was last renewed (how long ago its current\n' +
+    'etcd lease was granted). FLAGS marks duplicate-public-ip (two leases name the same host), expiring (less than\n' +
+    '--expiry-warning left: the host is not renewing), outside-config (the config would not hand this subnet out) and\n' +
+    'reserved. Exit 0 when the status could be read (flags do not fail it), 1 when the config is missing or invalid.\n' +
+    '--json prints {configKey, config, configError, capacity, hosts[], skipped[], summary}.',
+  options: [
+    { flag: 'json', help: 'print the report as JSON' },
+    { flag: 'expiry-warning', value: '<duration>', help: 'flag leases with less than this left (default 60m, flanneld\'s renew margin; a bare number is minutes)' },
+  ],
+  examples: ['flannelctl status', 'flannelctl status --json | jq \'.hosts[] | select(.flags != [])\'', 'flannelctl status --expiry-warning 2h'],
+  parse: (_positionals, o) => ({ json: o.bool('json') ?? false, expiryWarningMs: o.duration('expiry-warning', 'm') ?? DEFAULT_EXPIRY_WARNING_MS }),
+  run: status,
+});

@@ -365,6 +365,8 @@ interface DaemonFirewall {
  */
 async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, log: Logger): Promise<DaemonFirewall> {
   const fwLog = log.child('firewall');
+  // Asked for no rules at all: leave the firewall alone (no probing, no cleanup), and start faster.
+  if (!options.ipMasq && !options.iptablesForwardRules) return { apply: async () => undefined, repair: async () => undefined };
   const randomFully = !options.ipMasqFullyRandomDisable && (config.enableNFTables || (await iptablesHasRandomFully()));
   const planFor = (lease: Lease) => {
     const families: FirewallFamily[] = [];

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { LabContainer } from '@flannel-ts/lab';
+import { startLab, type Lab, type LabContainer } from '@flannel-ts/lab';
 
 export interface PingResult {
   readonly ok: boolean;
@@ -85,3 +85,23 @@ export async function listenUdp(container: LabContainer, port: number): Promise<
   return Object.assign(() => output, { stop: () => void child.kill() });
 }
 
+
+/**
+ * The usual scenario: a lab of `hosts` hosts on `backend` (network 10.1.0.0/16), flanneld on each, one container per
+ * host, and every flanneld has seen every peer.
+ */
+export async function startNetwork(hosts: number, backend: string): Promise<{ lab: Lab; containers: LabContainer[] }> {
+  const lab = await startLab({ hosts });
+  try {
+    await lab.flannelctl(['config', 'set', '10.1.0.0/16', '--backend', backend]);
+    for (const host of lab.hosts) await lab.startFlanneld(host);
+    const containers: LabContainer[] = [];
+    for (const host of lab.hosts) containers.push(await lab.addContainer(host));
+    const peers = new RegExp(`(peer added[\\s\\S]*){${hosts - 1}}`);
+    for (const host of lab.hosts) await host.flanneld!.waitForOutput(peers);
+    return { lab, containers };
+  } catch (err) {
+    await lab[Symbol.asyncDispose]();
+    throw err;
+  }
+}

@@ -2,21 +2,15 @@
  * The udp backend across three hosts: each a network namespace on one underlay, with flanneld and a container.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLab, type Lab, type LabContainer } from '@flannel-ts/lab';
+import type { Lab, LabContainer } from '@flannel-ts/lab';
 import { waitFor } from '@flannel-ts/testkit';
-import { innerUdpPacket, listenUdp, ping, sendDatagram, tcpTransfer } from './net.js';
+import { innerUdpPacket, listenUdp, ping, sendDatagram, startNetwork, tcpTransfer } from './net.js';
 
 let lab: Lab;
 let containers: LabContainer[];
 
 beforeAll(async () => {
-  lab = await startLab({ hosts: 3 });
-  await lab.flannelctl(['config', 'set', '10.1.0.0/16', '--backend', 'udp']);
-  for (const host of lab.hosts) await lab.startFlanneld(host);
-  containers = [];
-  for (const host of lab.hosts) containers.push(await lab.addContainer(host));
-  // Each flanneld has seen both peers.
-  for (const host of lab.hosts) await host.flanneld!.waitForOutput(/(peer added[\s\S]*){2}/);
+  ({ lab, containers } = await startNetwork(3, 'udp'));
 });
 
 afterAll(async () => {

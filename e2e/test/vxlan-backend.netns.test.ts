@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab, type LabContainer, type LabHost } from '@flannel-ts/lab';
 import { waitFor } from '@flannel-ts/testkit';
-import { ping, tcpTransfer } from './net.js';
+import { ping, startNetwork, tcpTransfer } from './net.js';
 
 const vtepMac = async (host: LabHost) => (await host.ipJson<Array<{ address: string }>>(['link', 'show', 'flannel.1']))[0]?.address;
 
@@ -20,12 +20,7 @@ describe('vxlan backend, 3 hosts', () => {
   let containers: LabContainer[];
 
   beforeAll(async () => {
-    lab = await startLab({ hosts: 3 });
-    await lab.flannelctl(['config', 'set', '10.1.0.0/16', '--backend', 'vxlan']);
-    for (const host of lab.hosts) await lab.startFlanneld(host);
-    containers = [];
-    for (const host of lab.hosts) containers.push(await lab.addContainer(host));
-    for (const host of lab.hosts) await host.flanneld!.waitForOutput(/(peer added[\s\S]*){2}/);
+    ({ lab, containers } = await startNetwork(3, 'vxlan'));
   });
 
   afterAll(async () => {

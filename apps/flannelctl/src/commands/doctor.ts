@@ -12,6 +12,7 @@ import { peerEndpoint, parseVxlanConfig, planPeers, type FamilyView } from '@fla
 import { planRoutes } from '@flannel-ts/backend-host-gw';
 import { createHostNetwork } from '@flannel-ts/host-net';
 import { isRetryable } from '@flannel-ts/lease-manager';
+import { readConfigLeniently } from '../read-config.js';
 import { DEFAULT_SUBNET_FILE, readSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { defineCommand, type Command } from '../command.js';
 import type { CommandContext } from '../context.js';
@@ -90,14 +91,7 @@ async function readStore(ctx: CommandContext, timeoutMs: number): Promise<StoreF
     return await withTimeout(
       (async (): Promise<StoreFacts> => {
         const { manager, registry } = await ctx.openStore();
-        let config: NetworkConfig | undefined;
-        let configError: string | undefined;
-        try {
-          config = await manager.getNetworkConfig();
-        } catch (err) {
-          if (!isFlannelError(err, 'CONFIG_NOT_FOUND') && !isFlannelError(err, 'CONFIG_INVALID')) throw err;
-          configError = errorMessage(err);
-        }
+        const { config, configError } = await readConfigLeniently(manager);
         const listing = await listTimedLeases(registry, ctx.now);
         return { ok: true, revision: listing.revision, configKey: registry.configKey, config, configError, leases: listing.leases, skipped: listing.skipped };
       })(),

@@ -5,13 +5,14 @@
  * has not renewed: flanneld renews 60 min before the end by default), a lease the config would not hand out (its
  * host will drop it at the next start), and reservations.
  */
-import { errorMessage, isFlannelError, leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, type Lease, type NetworkConfig } from '@flannel-ts/core';
+import { leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, type Lease, type NetworkConfig } from '@flannel-ts/core';
 import { defineCommand, type Command } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { formatAgo, formatInlineValue, formatRemaining, formatTime, renderFields, renderTable } from '../format.js';
 import { describeMisfit } from '../lease-fit.js';
 import { listTimedLeases, renewedAgoMs, type TimedLease } from '../lease-times.js';
 import { reportSkipped } from './config.js';
+import { readConfigLeniently } from '../read-config.js';
 
 /** flanneld's default --subnet-lease-renew-margin: a lease with less left than this should have been renewed. */
 export const DEFAULT_EXPIRY_WARNING_MS = 60 * 60_000;
@@ -230,14 +231,7 @@ export interface StatusArgs {
 
 export async function status(args: StatusArgs, ctx: CommandContext): Promise<number> {
   const { manager, registry } = await ctx.openStore();
-  let config: NetworkConfig | undefined;
-  let configError: string | undefined;
-  try {
-    config = await manager.getNetworkConfig();
-  } catch (err) {
-    if (!isFlannelError(err, 'CONFIG_NOT_FOUND') && !isFlannelError(err, 'CONFIG_INVALID')) throw err;
-    configError = errorMessage(err);
-  }
+  const { config, configError } = await readConfigLeniently(manager);
   const listing = await listTimedLeases(registry, ctx.now);
   const report = buildStatus({
     configKey: registry.configKey,

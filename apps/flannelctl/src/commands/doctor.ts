@@ -7,7 +7,7 @@
  * lease and the config it derives what the kernel should hold, with the backends' own planners (vxlan planPeers,
  * host-gw planRoutes), and compares that with the real tables. Last, it probes each peer subnet's gateway.
  */
-import { errorMessage, isFlannelError, IpNet, type IpFamily, type Lease, type NetworkConfig, type RouteEntry } from '@flannel-ts/core';
+import { errorMessage, IpNet, type IpFamily, type Lease, type NetworkConfig, type RouteEntry } from '@flannel-ts/core';
 import { peerEndpoint, parseVxlanConfig, planPeers, type FamilyView } from '@flannel-ts/backend-vxlan';
 import { planRoutes } from '@flannel-ts/backend-host-gw';
 import { createHostNetwork } from '@flannel-ts/host-net';

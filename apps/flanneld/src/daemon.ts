@@ -161,23 +161,27 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   let resyncNow: (() => Promise<void>) | undefined;
   let reconciled = false;
   let conflictKey: string | undefined;
-  await using peers = manager.watchPeers(lease, {
+  await using peers = manager.watchPeers({ config, own: lease, ownPublicIPs: [attrs.publicIP, attrs.publicIPv6] }, {
     signal,
     initial: listing,
-    onBatch: async (batch) => {
-      for (const event of batch) {
-        // The conflict ends when the other lease goes away.
-        if (event.type === 'removed' && event.lease.key === conflictKey) {
-          state.conflict = undefined;
-          conflictKey = undefined;
-          log.info('duplicate public IP resolved', { subnet: event.lease.key });
-        }
-        if (event.type === 'added' && event.lease.attrs.publicIP === attrs.publicIP && attrs.publicIP !== NO_PUBLIC_IP) {
-          conflictKey = event.lease.key;
-          state.conflict = `duplicate public IP: lease ${event.lease.key} also claims ${attrs.publicIP}`;
-          log.error('duplicate public IP: another lease claims this host\'s address', { subnet: event.lease.key, publicIP: attrs.publicIP, fix: 'give each host its own --public-ip (or interface address)' });
+    onAdmission: (update) => {
+      for (const { lease: rejected, rejection } of update.rejected) {
+        metrics.rejections.inc({ reason: rejection.reason });
+        // A peer lease naming this host's address: another host is configured with it (or spoofs it).
+        if (rejection.reason === 'own-public-ip') {
+          conflictKey = rejected.key;
+          state.conflict = `duplicate public IP: lease ${rejected.key} also claims ${attrs.publicIP}`;
+          log.error('duplicate public IP: another lease claims this host\'s address', { subnet: rejected.key, publicIP: attrs.publicIP, fix: 'give each host its own --public-ip (or interface address)' });
         }
       }
+      // The conflict ends when the other lease goes away or stops naming this host.
+      if (conflictKey !== undefined && update.cleared.some((cleared) => cleared.key === conflictKey)) {
+        log.info('duplicate public IP resolved', { subnet: conflictKey });
+        state.conflict = undefined;
+        conflictKey = undefined;
+      }
+    },
+    onBatch: async (batch) => {
       // One line per peer for the usual small batches; a summary for a large listing (thousands of hosts).
       const detail = batch.length <= 20 ? log.info.bind(log) : log.debug.bind(log);
       for (const event of batch) detail(event.type === 'added' ? 'peer added' : 'peer removed', { subnet: event.lease.key, publicIP: event.lease.attrs.publicIP });
@@ -223,6 +227,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   metricsSources = {
     leaseExpiresAt: () => state.lease?.expiresAt,
     peersKnown: () => peers.peers().length,
+    peersRejected: () => peers.rejected(),
     peersProgrammed: () => state.peersProgrammed,
     etcd: manager.connectivity,
     backend,
@@ -312,7 +317,9 @@ async function readPreviousSubnetEnv(path: string, log: Logger): Promise<SubnetE
 function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, log: Logger, signal: AbortSignal, backends: typeof BACKENDS): Backend {
   const factory = backendFactory(config.backendType, backends);
   const backendConfig = factory.parseConfig(config.backend);
-  return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, host: createHostNetwork(), signal });
+  // Backends only ever route overlay subnets: the host network refuses any route outside Network / IPv6Network.
+  const confineRoutesTo = [config.ipv4?.network, config.ipv6?.network].filter((network) => network !== undefined);
+  return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, host: createHostNetwork({ confineRoutesTo }), signal });
 }
 
 /** Acquires the lease, retrying while etcd is unreachable; other failures (e.g. a full network) are final. */

@@ -4,7 +4,8 @@
  * the external interface address and `Port` (default 8285); each datagram is exactly one raw IPv4 packet, sent to
  * the peer's PublicIP on the same port. The lease carries only PublicIP (no BackendType), as flannel writes it.
  *
- * Beyond flannel: datagrams from addresses that are not a peer's PublicIP are dropped and counted.
+ * Beyond flannel: datagrams from addresses that are not a peer's PublicIP, whose inner source is not in that peer's
+ * subnet, or whose inner destination is not in this host's subnet are dropped and counted by reason.
  */
 import { ConfigError, FlannelError, goJsonStringify, parseIPv4, type IpNet, type Backend, type BackendDeps, type BackendFactory, type Lease, type LeaseBatch } from '@flannel-ts/core';
 import { startForwarder, type Forwarder } from './forwarder.js';
@@ -93,6 +94,7 @@ class UdpBackend implements Backend {
     await host.apply(changes);
     this.#address = address;
     this.#requireForwarder().setIcmpSource(Number(icmpSourceAddress(network.ipv4.network, own.subnet)));
+    this.#requireForwarder().setOwnSubnet(own.subnet);
   }
 
   async apply(batch: LeaseBatch) {

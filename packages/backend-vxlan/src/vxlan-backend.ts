@@ -153,8 +153,10 @@ class VxlanBackend implements Backend {
     const fdb = new Map<string, string>();
     for (const f of await host.fdb(view.device)) if (f.permanent && f.dst) fdb.set(f.lladdr, f.dst);
     const routes = new Map<string, DesiredRoute>();
+    // Only routes inside the flannel network are the backend's to repair: anything else on the device (a default
+    // route, a hand-made route elsewhere) is left alone.
     for (const r of await host.routes({ dev: view.device, family: view.family })) {
-      if (r.gateway) routes.set(r.dst, { dst: r.dst, via: r.gateway, dev: view.device, onlink: r.flags.includes('onlink') });
+      if (r.gateway && r.dst !== 'default' && isInside(state.network, r.dst)) routes.set(r.dst, { dst: r.dst, via: r.gateway, dev: view.device, onlink: r.flags.includes('onlink') });
     }
     if (this.#config.directRouting) {
       for (const r of await host.routes({ dev: view.externalDevice, family: view.family })) {

@@ -28,4 +28,5 @@ export { printable, hasUnsafeCharacters } from './printable.js';
 export { createLineLogger, silentLogger, LOG_LEVELS } from './logger.js';
 export type { Logger, LogLevel, LogFields, LineLoggerOptions } from './logger.js';
 export type { Backend, BackendDeps, BackendFactory, BackendRegistration, ExternalInterface } from './backend.js';
+export { routeChangesOutside } from './host-network.js';
 export type { HostChange, HostNetwork, RouteEntry, AddressEntry, LinkEntry, NeighbourEntry, FdbEntry } from './host-network.js';

@@ -20,6 +20,9 @@ import {
   type LeaseEvent,
   type LeaseSubnets,
   type Logger,
+  type AdmissionContext,
+  type PeerUpdate,
+  type RejectedLease,
   type NetworkConfig,
 } from '@flannel-ts/core';
 import type { IWatchResponse } from 'etcd3';
@@ -66,6 +69,8 @@ export interface LeaseKeeper extends AsyncDisposable {
 
 export interface WatchPeersOptions {
   readonly signal: AbortSignal;
+  /** Told about each lease that admission newly rejects or stops rejecting (after it was logged). */
+  readonly onAdmission?: ((update: PeerUpdate) => void) | undefined;
   /** A recent listing to start from (e.g. the one the lease was acquired with); changes since are watched. */
   readonly initial?: LeaseListing | undefined;
   /** Receives each non-empty batch, one at a time, in store order. */
@@ -75,9 +80,12 @@ export interface WatchPeersOptions {
 export interface PeerWatch extends AsyncDisposable {
   /** Resolves once the first full listing was delivered. */
   readonly synced: Promise<void>;
+  /** The admitted peers: what the backend programs. */
   peers(): Lease[];
+  /** The peer leases admission refused, with the reason: shown, never programmed. */
+  rejected(): RejectedLease[];
   /** Tells the watch which lease is this host's own (after a re-acquire). */
-  setOwn(own: LeaseSubnets): void;
+  setOwn(own: Lease): void;
 }
 
 export class LeaseManager {
@@ -334,14 +342,19 @@ export class LeaseManager {
   }
 
   /**
-   * Watches every peer's lease: a full listing first, then changes from the next revision on. Batches never
-   * contain the own lease; a malformed entry is logged and skipped.
+   * Watches every peer's lease: a full listing first, then changes from the next revision on. Each lease passes
+   * admission (core's admission decision, from the host's point of view in `admission`) before it reaches a batch:
+   * rejected leases are logged once per lease and reason and never delivered. Batches never contain the own lease;
+   * a malformed entry is logged and skipped.
    */
-  watchPeers(own: LeaseSubnets | undefined, options: WatchPeersOptions): PeerWatch {
+  watchPeers(admission: AdmissionContext, options: WatchPeersOptions): PeerWatch {
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, options.signal]);
-    const set = new PeerLeaseSet(own);
-    const deliver = async (events: LeaseEvent[]) => {
+    const set = new PeerLeaseSet(admission);
+    const deliver = async (update: PeerUpdate) => {
+      this.#logAdmission(update);
+      if (update.rejected.length > 0 || update.cleared.length > 0) options.onAdmission?.(update);
+      const events = update.events;
       if (events.length === 0) return;
       try {
         await options.onBatch(events);
@@ -407,9 +420,9 @@ export class LeaseManager {
     return {
       synced,
       peers: () => set.peers(),
-      setOwn: (subnets) => {
-        const events = set.setOwn(subnets);
-        if (events.length > 0) void deliver(events);
+      rejected: () => set.rejected(),
+      setOwn: (own) => {
+        void deliver(set.setOwn(own));
       },
       async [Symbol.asyncDispose]() {
         controller.abort();
@@ -450,6 +463,24 @@ export class LeaseManager {
       attrs,
       expiresAt: ttlSeconds === null ? null : this.#now() + ttlSeconds * 1000,
     };
+  }
+
+  /** One line per lease and reason: a rejection is logged when it starts or its reason changes, not per resync. */
+  #logAdmission(update: PeerUpdate): void {
+    for (const { lease, rejection } of update.rejected) {
+      this.#log.warn('peer lease rejected, not programming it', {
+        key: this.registry.leaseKey(lease.key),
+        reason: rejection.reason,
+        detail: rejection.detail,
+        publicIP: lease.attrs.publicIP,
+        fix: 'correct or delete the key (flannelctl leases revoke); flannelctl status lists every rejected lease',
+      });
+    }
+    const admitted = new Set(update.events.filter((e) => e.type === 'added').map((e) => e.lease.key));
+    for (const lease of update.cleared) {
+      if (admitted.has(lease.key)) this.#log.info('peer lease admitted now', { key: this.registry.leaseKey(lease.key) });
+      else this.#log.info('rejected peer lease is gone', { key: this.registry.leaseKey(lease.key) });
+    }
   }
 
   #logSkipped(skipped: readonly SkippedEntry[]): void {

@@ -31,7 +31,7 @@ describe('when etcd goes away', () => {
     const manager = h.manager();
     const own = await manager.acquireLease({ config: NET16, attrs: attrs('192.0.2.1') });
     const collector = batchCollector();
-    await using watch = manager.watchPeers(own, { signal: new AbortController().signal, onBatch: collector.onBatch });
+    await using watch = manager.watchPeers({ config: NET16, own }, { signal: new AbortController().signal, onBatch: collector.onBatch });
     await watch.synced;
     const peer = await h.manager().acquireLease({ config: NET16, attrs: attrs('192.0.2.2') });
     await waitFor(() => collector.events().length === 1, { what: 'first peer' });

@@ -8,7 +8,7 @@
  * etcd v3 reports both deletions alike; the etcd lease tells them apart: when the key's etcd lease no longer exists
  * (TTL -1) at the time of the delete, the delete came from expiry (or a revocation of the etcd lease itself).
  */
-import { decodeLeaseAttrs, parseSubnetKey, sameLeaseAttrs, type LeaseAttrs } from '@flannel-ts/core';
+import { decodeLeaseAttrs, parseSubnetKey, printable, sameLeaseAttrs, type LeaseAttrs } from '@flannel-ts/core';
 import { formatRemaining } from './format.js';
 
 export const LEASE_EVENT_KINDS = ['added', 'renewed', 'changed', 'removed', 'expired'] as const;
@@ -123,5 +123,6 @@ export function renderEventLine(event: LeaseEventJson, now: number): string {
       detail = 'its etcd lease expired';
       break;
   }
-  return `${event.time}  ${event.type.padEnd(7)}  ${subnet}  ${owner}  ${detail}`;
+  // One event, one line: whatever the lease holds is escaped (core's printable).
+  return printable(`${event.time}  ${event.type.padEnd(7)}  ${subnet}  ${owner}  ${detail}`);
 }

@@ -90,6 +90,11 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
     return 0;
   }
   const log: Logger = createLineLogger({ write: (line) => io.stderr.write(`${line}\n`), level: command.options.logLevel, component: 'flanneld' });
+  if (passwordOnCommandLine(argv)) {
+    log.warn('--etcd-password on the command line is visible to every user in /proc/<pid>/cmdline and in ps', {
+      fix: 'pass it in FLANNELD_ETCD_PASSWORD instead (e.g. an EnvironmentFile= readable by root only)',
+    });
+  }
   try {
     await runDaemon(command.options, { ...deps, notifySocket: io.env['NOTIFY_SOCKET'], log });
     return 0;
@@ -97,4 +102,9 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
     log.error('flanneld failed', { reason: errorMessage(err) });
     return isFlannelError(err, 'USAGE') || err instanceof UsageError ? 2 : 1;
   }
+}
+
+/** True when the etcd password came from the command line (any spelling flanneld accepts), not the environment. */
+export function passwordOnCommandLine(argv: readonly string[]): boolean {
+  return normalizeArgv(argv).some((arg) => arg === '--etcd-password' || arg.startsWith('--etcd-password='));
 }

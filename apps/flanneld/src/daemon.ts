@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   FlannelError,
+  assertClearOfUnderlay,
   errorMessage,
   NO_PUBLIC_IP,
   type Backend,
@@ -114,6 +115,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
     needIPv4: config.enableIPv4,
     needIPv6: config.enableIPv6,
   });
+  assertClearOfUnderlay(config, { name: externalInterface.name, cidrs: externalInterface.cidrs ?? [] });
   log.info('using interface', {
     name: externalInterface.name,
     ip: externalInterface.ipv4 ?? externalInterface.ipv6,

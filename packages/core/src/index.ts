@@ -8,11 +8,12 @@ export {
   parseNetworkConfig,
   resolveNetworkConfig,
   effectiveConfigJson,
+  assertClearOfUnderlay,
   poolCapacity,
   poolAccepts,
   DEFAULT_BACKEND_TYPE,
 } from './network-config.js';
-export type { NetworkConfig, NetworkConfigInput, SubnetPool } from './network-config.js';
+export type { NetworkConfig, NetworkConfigInput, SubnetPool, UnderlayInterface } from './network-config.js';
 export { formatSubnetKey, parseSubnetKey, subnetIdentity } from './subnet-key.js';
 export type { LeaseSubnets } from './subnet-key.js';
 export { encodeLeaseAttrs, decodeLeaseAttrs, sameLeaseAttrs, NO_PUBLIC_IP } from './lease.js';

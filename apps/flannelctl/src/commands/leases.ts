@@ -4,7 +4,7 @@
  * it when flanneld starts there. A reservation that does not fit the config would be deleted by that flanneld as
  * incompatible, so it is refused here before anything is written.
  */
-import { FlannelError, IpNet, normalizeIP, parseSubnetKey, type Lease, type LeaseAttrs, type LeaseSubnets } from '@flannel-ts/core';
+import { FlannelError, IpNet, admitLeases, normalizeIP, parseSubnetKey, printable, type Lease, type LeaseAttrs, type LeaseSubnets, type Rejection } from '@flannel-ts/core';
 import { defineCommand, type CommandGroup } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { formatRemaining, formatTime, renderTable } from '../format.js';
@@ -12,6 +12,7 @@ import { describeMisfit } from '../lease-fit.js';
 import { classifyDelete, classifyPut, describeEvent, renderEventLine, type KnownKey, type LeaseEventKind } from '../lease-events.js';
 import { UsageError } from '../options.js';
 import { reportSkipped } from './config.js';
+import { readConfigLeniently } from '../read-config.js';
 
 /** One lease in `leases list --json`. */
 export interface LeaseJson {
@@ -26,9 +27,11 @@ export interface LeaseJson {
   /** ISO-8601; null for a reservation (or when the etcd lease ended while listing). */
   readonly expiresAt: string | null;
   readonly reserved: boolean;
+  /** Why flanneld refuses to program this lease (core's admission decision), or null when it is admitted. */
+  readonly rejection: { readonly reason: string; readonly detail: string } | null;
 }
 
-export function leaseToJson(lease: Lease): LeaseJson {
+export function leaseToJson(lease: Lease, rejection?: Rejection): LeaseJson {
   return {
     key: lease.key,
     subnet: lease.subnet?.toString() ?? null,
@@ -40,6 +43,7 @@ export function leaseToJson(lease: Lease): LeaseJson {
     backendV6Data: lease.attrs.backendV6Data ?? null,
     expiresAt: typeof lease.expiresAt === 'number' ? formatTime(lease.expiresAt) : null,
     reserved: lease.expiresAt === null,
+    rejection: rejection ? { reason: rejection.reason, detail: rejection.detail } : null,
   };
 }
 
@@ -51,19 +55,34 @@ function compareLeases(a: Lease, b: Lease): number {
   return order(a.subnet, b.subnet) || order(a.ipv6Subnet, b.ipv6Subnet);
 }
 
-export function renderLeaseTable(leases: readonly Lease[], now: number): string {
+/**
+ * The lease table; a lease admission rejects keeps its row, its key shown (an alias key names another lease's
+ * subnet) and the reason in a FLAGS column with the detail below.
+ */
+export function renderLeaseTable(leases: readonly Lease[], now: number, rejections: ReadonlyMap<Lease, Rejection> = new Map()): string {
   const withV6Subnet = leases.some((l) => l.ipv6Subnet);
   const withV6Ip = leases.some((l) => l.attrs.publicIPv6);
-  const headers = ['SUBNET', ...(withV6Subnet ? ['IPV6 SUBNET'] : []), 'PUBLIC IP', ...(withV6Ip ? ['PUBLIC IPV6'] : []), 'BACKEND', 'EXPIRES'];
-  const rows = leases.map((lease) => [
-    lease.subnet?.toString() ?? '-',
-    ...(withV6Subnet ? [lease.ipv6Subnet?.toString() ?? '-'] : []),
-    lease.attrs.publicIP,
-    ...(withV6Ip ? [lease.attrs.publicIPv6 ?? '-'] : []),
-    lease.attrs.backendType ?? '-',
-    formatExpiry(lease.expiresAt, now),
-  ]);
-  return renderTable(headers, rows);
+  const withFlags = rejections.size > 0;
+  const headers = ['SUBNET', ...(withV6Subnet ? ['IPV6 SUBNET'] : []), 'PUBLIC IP', ...(withV6Ip ? ['PUBLIC IPV6'] : []), 'BACKEND', 'EXPIRES', ...(withFlags ? ['FLAGS'] : [])];
+  const rows = leases.map((lease) => {
+    const rejection = rejections.get(lease);
+    return [
+      rejection ? `${lease.subnet?.toString() ?? '-'} (key ${lease.key})` : (lease.subnet?.toString() ?? '-'),
+      ...(withV6Subnet ? [lease.ipv6Subnet?.toString() ?? '-'] : []),
+      lease.attrs.publicIP,
+      ...(withV6Ip ? [lease.attrs.publicIPv6 ?? '-'] : []),
+      lease.attrs.backendType ?? '-',
+      formatExpiry(lease.expiresAt, now),
+      ...(withFlags ? [rejection ? `rejected:${rejection.reason}` : '-'] : []),
+    ];
+  });
+  const table = renderTable(headers, rows);
+  if (!withFlags) return table;
+  const notes = leases.flatMap((lease) => {
+    const rejection = rejections.get(lease);
+    return rejection ? [printable(`  ${lease.key}: ${rejection.detail}; no flanneld programs it, fix or revoke the key`)] : [];
+  });
+  return `${table}\n\nRejected:\n${notes.join('\n')}`;
 }
 
 function formatExpiry(expiresAt: number | null | undefined, now: number): string {
@@ -73,19 +92,23 @@ function formatExpiry(expiresAt: number | null | undefined, now: number): string
 }
 
 export async function leasesList(args: { readonly json: boolean }, ctx: CommandContext): Promise<void> {
-  const { registry } = await ctx.openStore();
+  const { registry, manager } = await ctx.openStore();
   const listing = await registry.listLeases({ withExpiry: true, now: ctx.now });
   reportSkipped(listing.skipped, registry.subnetsPrefix, ctx);
   const leases = [...listing.leases].sort(compareLeases);
+  // Without a usable config nothing can be judged (status says why); every lease is then shown unflagged.
+  const { config } = await readConfigLeniently(manager);
+  const rejections = new Map<Lease, Rejection>();
+  if (config) for (const { lease, rejection } of admitLeases(leases, { config }).rejected) rejections.set(lease, rejection);
   if (args.json) {
-    ctx.out(JSON.stringify(leases.map(leaseToJson), null, 2));
+    ctx.out(JSON.stringify(leases.map((lease) => leaseToJson(lease, rejections.get(lease))), null, 2));
     return;
   }
   if (leases.length === 0) {
     ctx.err(`no leases under ${registry.subnetsPrefix}`);
     return;
   }
-  ctx.out(renderLeaseTable(leases, ctx.now()));
+  ctx.out(renderLeaseTable(leases, ctx.now(), rejections));
 }
 
 export interface ReserveArgs {
@@ -301,7 +324,9 @@ export const leasesGroup: CommandGroup = {
       details:
         'EXPIRES shows when the etcd lease ends and the time left, or `reserved` for a key without an etcd lease.\n' +
         'Entries that cannot be read are reported on stderr and skipped. --json prints an array of objects with\n' +
-        'key, subnet, ipv6Subnet, publicIP, publicIPv6, backendType, backendData, backendV6Data, expiresAt and reserved.',
+        'key, subnet, ipv6Subnet, publicIP, publicIPv6, backendType, backendData, backendV6Data, expiresAt, reserved and\n' +
+        'rejection ({reason, detail} when flanneld refuses to program the lease, e.g. a key with host bits; else null).\n' +
+        'A rejected lease keeps its row, with its key and FLAGS rejected:<reason>, and the reason in words below.',
       options: [{ flag: 'json', help: 'print the leases as a JSON array' }],
       examples: ['flannelctl leases list', 'flannelctl leases list --json'],
       parse: (_positionals, o) => ({ json: o.bool('json') ?? false }),

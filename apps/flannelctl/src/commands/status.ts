@@ -5,7 +5,7 @@
  * has not renewed: flanneld renews 60 min before the end by default), a lease the config would not hand out (its
  * host will drop it at the next start), and reservations.
  */
-import { leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, type Lease, type NetworkConfig } from '@flannel-ts/core';
+import { admitLeases, leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, printable, type Lease, type NetworkConfig, type Rejection, type RejectionReason } from '@flannel-ts/core';
 import { defineCommand, type Command } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { formatAgo, formatInlineValue, formatRemaining, formatTime, renderFields, renderTable } from '../format.js';
@@ -17,7 +17,7 @@ import { readConfigLeniently } from '../read-config.js';
 /** flanneld's default --subnet-lease-renew-margin: a lease with less left than this should have been renewed. */
 export const DEFAULT_EXPIRY_WARNING_MS = 60 * 60_000;
 
-export const LEASE_FLAGS = ['duplicate-public-ip', 'expiring', 'outside-config', 'reserved'] as const;
+export const LEASE_FLAGS = ['duplicate-public-ip', 'expiring', 'outside-config', 'rejected', 'reserved'] as const;
 export type LeaseFlag = (typeof LEASE_FLAGS)[number];
 
 export interface HostRow {
@@ -38,6 +38,8 @@ export interface HostRow {
   readonly flags: LeaseFlag[];
   /** Why each flag is set, in words. */
   readonly notes: string[];
+  /** Why flanneld on every host refuses to program this lease (core's admission decision), or null. */
+  readonly rejection: { readonly reason: RejectionReason; readonly detail: string } | null;
 }
 
 /** Counts are JSON numbers; a count beyond 2^53 (an IPv6-only pool) is a decimal string. */
@@ -104,6 +106,9 @@ export function buildStatus(input: StatusInput): StatusReport {
     if (lease.attrs.publicIP === NO_PUBLIC_IP) continue;
     byPublicIP.set(lease.attrs.publicIP, [...(byPublicIP.get(lease.attrs.publicIP) ?? []), lease]);
   }
+  // The same decision every flanneld takes (seen from no particular host: overlaps and duplicate MACs between leases).
+  const rejections = new Map<Lease, Rejection>();
+  if (config) for (const { lease, rejection } of admitLeases(input.leases.map((t) => t.lease), { config }).rejected) rejections.set(lease, rejection);
   const hosts = input.leases.map((timed): HostRow => {
     const { lease } = timed;
     const flags: LeaseFlag[] = [];
@@ -125,6 +130,11 @@ export function buildStatus(input: StatusInput): StatusReport {
       flags.push('outside-config');
       notes.push(`${describeMisfit(config, lease) ?? 'does not fit the config'}: its host drops it at the next start (or revoke it)`);
     }
+    const rejection = rejections.get(lease);
+    if (rejection) {
+      flags.push('rejected');
+      notes.push(`rejected (${rejection.reason}): ${rejection.detail}; no flanneld programs it, fix or revoke the key`);
+    }
     if (lease.expiresAt === null) flags.push('reserved');
     const renewedMs = renewedAgoMs(timed);
     return {
@@ -142,6 +152,7 @@ export function buildStatus(input: StatusInput): StatusReport {
       reserved: lease.expiresAt === null,
       flags,
       notes,
+      rejection: rejection ? { reason: rejection.reason, detail: rejection.detail } : null,
     };
   });
 
@@ -195,7 +206,7 @@ export function renderStatus(report: StatusReport): string {
     const withV6 = report.hosts.some((h) => h.ipv6Subnet !== null);
     const headers = ['SUBNET', ...(withV6 ? ['IPV6 SUBNET'] : []), 'PUBLIC IP', 'BACKEND', 'VTEP MAC', 'EXPIRES', 'RENEWED', 'FLAGS'];
     const rows = report.hosts.map((h) => [
-      h.subnet ?? '-',
+      h.flags.includes('rejected') ? `${h.subnet ?? '-'} (key ${h.key})` : (h.subnet ?? '-'),
       ...(withV6 ? [h.ipv6Subnet ?? '-'] : []),
       h.publicIP,
       h.backendType ?? '-',
@@ -205,7 +216,7 @@ export function renderStatus(report: StatusReport): string {
       h.flags.length > 0 ? h.flags.join(',') : '-',
     ]);
     blocks.push(renderTable(headers, rows));
-    const notes = report.hosts.flatMap((h) => h.notes.map((note) => `  ${h.subnet ?? h.key}: ${note}`));
+    const notes = report.hosts.flatMap((h) => h.notes.map((note) => printable(`  ${h.flags.includes('rejected') ? h.key : (h.subnet ?? h.key)}: ${note}`)));
     if (notes.length > 0) blocks.push(`Notes:\n${notes.join('\n')}`);
   } else {
     blocks.push('No leases: no host has joined yet.');
@@ -258,8 +269,9 @@ export const statusCommand: Command = defineCommand<StatusArgs>({
     'Shows the config, the subnets it can hand out (total, leased, reserved, free) and one row per lease: subnet,\n' +
     'public IP, backend, VTEP MAC, when it expires and how long ago it was last renewed (how long ago its current\n' +
     'etcd lease was granted). FLAGS marks duplicate-public-ip (two leases name the same host), expiring (less than\n' +
-    '--expiry-warning left: the host is not renewing), outside-config (the config would not hand this subnet out) and\n' +
-    'reserved. Exit 0 when the status could be read (flags do not fail it), 1 when the config is missing or invalid.\n' +
+    '--expiry-warning left: the host is not renewing), outside-config (the config would not hand this subnet out),\n' +
+    'rejected (flanneld refuses to program it: the reason is in the notes, e.g. a key with host bits, a subnet outside\n' +
+    'Network, an overlap with an older lease, a loopback public IP) and reserved. Exit 0 when the status could be read (flags do not fail it), 1 when the config is missing or invalid.\n' +
     '--json prints {configKey, config, configError, capacity, hosts[], skipped[], summary}.',
   options: [
     { flag: 'json', help: 'print the report as JSON' },

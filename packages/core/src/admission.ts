@@ -51,8 +51,8 @@ export interface RejectedLease {
 /** Who is asking: the network config and, on a host, its own lease and addresses. */
 export interface AdmissionContext {
   readonly config: NetworkConfig;
-  /** This host's lease; its key is never a peer and its subnets are never a peer's. */
-  readonly own?: (LeaseSubnets & { readonly key?: string | undefined }) | undefined;
+  /** This host's lease; its key is never a peer, and its subnets (and VTEP MACs, given a Lease) are never a peer's. */
+  readonly own?: (LeaseSubnets & { readonly key?: string | undefined }) | Lease | undefined;
   /** This host's public addresses (PublicIP, PublicIPv6): a peer claiming one is rejected. */
   readonly ownPublicIPs?: readonly (string | undefined)[] | undefined;
 }
@@ -139,6 +139,7 @@ export function checkLease(lease: Lease, context: AdmissionContext): Rejection |
     return reject('wrong-backend-type', `BackendType is ${type === '' ? 'empty' : JSON.stringify(lease.attrs.backendType)} but the network's backend is ${config.backendType}`);
   }
   if (config.backendType === 'vxlan') {
+    const own = context.own;
     for (const family of families) {
       const text = vtepMacText(lease, family);
       const mac = typeof text === 'string' ? normalizeMac(text) : undefined;
@@ -146,6 +147,8 @@ export function checkLease(lease: Lease, context: AdmissionContext): Rejection |
       if (mac === undefined) return reject('invalid-vtep-mac', `${where} ${text === undefined ? 'is missing' : `${JSON.stringify(text)} is not a MAC address`}`);
       const problem = macProblem(mac);
       if (problem) return reject('invalid-vtep-mac', `${where} ${mac} ${problem}`);
+      const ownText = own && 'attrs' in own ? vtepMacText(own, family) : undefined;
+      if (typeof ownText === 'string' && normalizeMac(ownText) === mac) return reject('duplicate-vtep-mac', `${where} ${mac} is this host's own VTEP MAC`);
     }
   }
   return undefined;

@@ -79,6 +79,7 @@ describe('checkLease: every reason and its boundaries', () => {
     ['VtepMAC broadcast', lease('10.1.2.0-24', vx('ff:ff:ff:ff:ff:ff')), onHost(), 'invalid-vtep-mac'],
     ['VtepMAC multicast', lease('10.1.2.0-24', vx('01:00:5e:00:00:01')), onHost(), 'invalid-vtep-mac'],
     ['VtepMAC upper-case (Go accepts it)', lease('10.1.2.0-24', vx('02:42:AC:11:00:02')), onHost(), undefined],
+    ['VtepMAC is this host\'s own', lease('10.1.2.0-24', vx('02:42:ac:11:00:09')), { config: vxlan, own: lease('10.1.1.0-24', { publicIP: '192.0.2.1', ...vx('02:42:AC:11:00:09') }) }, 'duplicate-vtep-mac'],
     // IPv6-only vxlan: the IPv6 data is checked
     ['IPv6-only vxlan lease', lease('0.0.0.0-0&fc00:0:0:102::-64', { publicIP: '0.0.0.0', publicIPv6: '2001:db8::2', backendType: 'vxlan', backendV6Data: { VNI: 1, VtepMAC: '02:00:00:00:00:06' } }), { config: v6only }, undefined],
     ['IPv6-only vxlan lease without BackendV6Data', lease('0.0.0.0-0&fc00:0:0:102::-64', { publicIP: '0.0.0.0', publicIPv6: '2001:db8::2', backendType: 'vxlan' }), { config: v6only }, 'invalid-vtep-mac'],

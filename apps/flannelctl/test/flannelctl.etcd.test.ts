@@ -184,12 +184,15 @@ describe('leases list', () => {
     const table = await h.ctl(['leases', 'list']);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^SUBNET +PUBLIC IP +BACKEND +EXPIRES$/);
-    expect(lines).toHaveLength(4);
+    // A udp lease and a reservation without BackendType on a vxlan network: shown, flagged, explained below.
+    expect(lines[0]).toMatch(/^SUBNET +PUBLIC IP +BACKEND +EXPIRES +FLAGS$/);
+    expect(lines).toHaveLength(8);
+    expect(lines.slice(4, 6)).toEqual(['', 'Rejected:']);
     const row = (ip: string) => lines.find((l) => l.includes(` ${ip} `)) ?? '';
-    expect(row('192.0.2.1')).toMatch(new RegExp(`^${vxlanKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.1 +vxlan +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\((23h59m|24h0m)\\)$`));
-    expect(row('192.0.2.2')).toMatch(new RegExp(`^${udpKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.2 +- +\\d{4}-`));
-    expect(row('192.0.2.3')).toMatch(/^10\.1\.200\.0\/24 +192\.0\.2\.3 +- +reserved$/);
+    expect(row('192.0.2.1')).toMatch(new RegExp(`^${vxlanKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.1 +vxlan +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\((23h59m|24h0m)\\) +-$`));
+    expect(row('192.0.2.2')).toMatch(new RegExp(`^${udpKey.replace('-', '/').replace(/\./g, '\\.')} \\(key ${udpKey.replace(/\./g, '\\.')}\\) +192\\.0\\.2\\.2 +- +\\d{4}-.* rejected:wrong-backend-type$`));
+    expect(row('192.0.2.3')).toMatch(/^10\.1\.200\.0\/24 \(key 10\.1\.200\.0-24\) +192\.0\.2\.3 +- +reserved +rejected:wrong-backend-type$/);
+    expect(lines).toContain(`  10.1.200.0-24: BackendType is empty but the network's backend is vxlan; no flanneld programs it, fix or revoke the key`);
     expect(table.stdout).not.toContain('IPV6');
     const warnings = table.stderr.trimEnd().split('\n');
     expect(warnings).toHaveLength(2);
@@ -211,6 +214,7 @@ describe('leases list', () => {
       backendV6Data: null,
       expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
       reserved: false,
+      rejection: null,
     });
     const expiresAt = Date.parse(leases.find((l) => l['publicIP'] === '192.0.2.1')!['expiresAt'] as string);
     expect(Math.abs(expiresAt - (Date.now() + 24 * 3600_000))).toBeLessThan(10_000);
@@ -225,6 +229,7 @@ describe('leases list', () => {
       backendV6Data: null,
       expiresAt: null,
       reserved: true,
+      rejection: { reason: 'wrong-backend-type', detail: "BackendType is empty but the network's backend is vxlan" },
     });
     expect(json.stderr).toMatch(/garbage/);
   });
@@ -232,9 +237,10 @@ describe('leases list', () => {
   it('adds IPv6 columns only when a lease has IPv6', async () => {
     await using h = await createHarness();
     await h.registry.putConfigText('{"Network":"10.1.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48"}');
-    const key = await h.acquire('192.0.2.1', {});
+    const key = await h.acquire('192.0.2.1', { publicIPv6: '2001:db8::1' });
     const table = await h.ctl(['leases', 'list']);
-    expect(table.stdout.split('\n')[0]).toMatch(/^SUBNET +IPV6 SUBNET +PUBLIC IP +BACKEND +EXPIRES$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^SUBNET +IPV6 SUBNET +PUBLIC IP +PUBLIC IPV6 +BACKEND +EXPIRES$/);
+    expect(table.stdout).not.toContain('rejected');
     expect(key).toContain('&');
     const json = JSON.parse((await h.ctl(['leases', 'list', '--json'])).stdout) as Array<Record<string, unknown>>;
     expect(json[0]?.['ipv6Subnet']).toMatch(/^fc00:0:0:[0-9a-f]+::\/64$/);

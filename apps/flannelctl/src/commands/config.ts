@@ -207,7 +207,8 @@ export async function configGet(args: { readonly json: boolean }, ctx: CommandCo
   const { registry } = await ctx.openStore();
   const text = await readStoredConfig(registry);
   if (args.json) {
-    ctx.out(text);
+    // The document as stored; if what is stored is not even JSON, its control characters are escaped.
+    ctx.out(text.split('\n').map(printable).join('\n'));
     return;
   }
   const config = parseStoredConfig(text, registry);

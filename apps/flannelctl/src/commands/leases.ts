@@ -203,7 +203,7 @@ export async function leasesRevoke(args: { readonly subnet: string }, ctx: Comma
     throw new FlannelError('LEASE_NOT_FOUND', `no lease ${args.subnet} under ${registry.subnetsPrefix}: see the leases with \`flannelctl leases list\``);
   }
   await manager.revokeLease(key);
-  ctx.out(`revoked ${registry.leaseKey(key)}${holder ? ` (held by ${holder})` : ''}`);
+  ctx.out(printable(`revoked ${registry.leaseKey(key)}${holder ? ` (held by ${holder})` : ''}`));
 }
 
 function sameNet(a: IpNet | undefined, b: IpNet): boolean {

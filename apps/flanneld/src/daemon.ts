@@ -210,22 +210,24 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
       } catch (err) {
         metrics.programmingErrors.inc();
         log.warn('programming peers failed, reconciling', { reason: errorMessage(err) });
-        await resyncNow?.();
+        // Queued behind this batch (awaiting it here would wait for ourselves).
+        void resyncNow?.();
       }
     },
   });
   await peers.synced;
   // Reconcile periodically too: repairs drift such as a deleted device or route.
-  resyncNow = async () => {
-    const current = peers.peers();
-    try {
-      await backend.resync(current);
-      state.peersProgrammed = current.length;
-    } catch (err) {
-      metrics.programmingErrors.inc();
-      log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
-    }
-  };
+  // Runs between batches, never alongside one; batches resume after it with what changed meanwhile.
+  resyncNow = () =>
+    peers.reconcile(async (current) => {
+      try {
+        await backend.resync(current);
+        state.peersProgrammed = current.length;
+      } catch (err) {
+        metrics.programmingErrors.inc();
+        log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
+      }
+    });
   metricsSources = {
     leaseExpiresAt: () => state.lease?.expiresAt,
     peersKnown: () => peers.peers().length,

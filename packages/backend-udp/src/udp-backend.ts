@@ -107,10 +107,20 @@ class UdpBackend implements Backend {
     }
   }
 
+  /**
+   * Brings the forwarder's table to exactly these peers by difference: unchanged peers are not touched, so
+   * packets keep flowing while a resync runs (clearing and refilling would leave the workers without routes).
+   */
   async resync(leases: readonly Lease[]) {
     const forwarder = this.#requireForwarder();
-    forwarder.clearPeers();
-    for (const lease of leases) if (lease.subnet && this.#usable(lease)) forwarder.setPeer(lease.subnet, { address: lease.attrs.publicIP, port: this.#config.port });
+    const wanted = new Map<string, { subnet: IpNet; address: string }>();
+    for (const lease of leases) if (lease.subnet && this.#usable(lease)) wanted.set(lease.subnet.toString(), { subnet: lease.subnet, address: lease.attrs.publicIP });
+    for (const { subnet, route } of forwarder.peers.entries()) {
+      const want = wanted.get(subnet.toString());
+      if (!want) forwarder.deletePeer(subnet);
+      else if (want.address === route.address && route.port === this.#config.port) wanted.delete(subnet.toString());
+    }
+    for (const { subnet, address } of wanted.values()) forwarder.setPeer(subnet, { address, port: this.#config.port });
   }
 
   async [Symbol.asyncDispose]() {

@@ -62,6 +62,12 @@ export class PeerLeaseSet {
     return out;
   }
 
+  /** The admitted lease stored under `key`, if any. */
+  admitted(key: string): Lease | undefined {
+    const entry = this.#entries.get(key);
+    return entry && !entry.status ? entry.lease : undefined;
+  }
+
   /** The rejected leases with their reasons. */
   rejected(): RejectedLease[] {
     const out: RejectedLease[] = [];

@@ -31,6 +31,7 @@ import { isRetryable } from './connection.js';
 import { EtcdConnectivity } from './connectivity.js';
 import { LEASE_TTL_SECONDS, type EtcdRegistry, type LeaseListing, type SkippedEntry } from './registry.js';
 import { runWatchLoop } from './watch-loop.js';
+import { PeerDelivery } from './peer-delivery.js';
 
 export const MAX_ACQUIRE_ATTEMPTS = 10;
 
@@ -73,7 +74,10 @@ export interface WatchPeersOptions {
   readonly onAdmission?: ((update: PeerUpdate) => void) | undefined;
   /** A recent listing to start from (e.g. the one the lease was acquired with); changes since are watched. */
   readonly initial?: LeaseListing | undefined;
-  /** Receives each non-empty batch, one at a time, in store order. */
+  /**
+   * Receives each non-empty batch, one at a time: what changed since the previous batch, coalesced per lease
+   * (removals first), so a slow backend sees fewer, larger batches rather than a growing queue.
+   */
   readonly onBatch: (batch: LeaseBatch) => void | Promise<void>;
 }
 
@@ -86,6 +90,13 @@ export interface PeerWatch extends AsyncDisposable {
   rejected(): RejectedLease[];
   /** Tells the watch which lease is this host's own (after a re-acquire). */
   setOwn(own: Lease): void;
+  /** Leases changed in the store and waiting for the next batch (bounded by the number of distinct leases). */
+  pending(): number;
+  /**
+   * Runs a full reconcile of the backend with the admitted peers, never concurrently with a batch (the batches
+   * resume after it, with what changed meanwhile).
+   */
+  reconcile(task: (peers: readonly Lease[]) => Promise<void>): Promise<void>;
 }
 
 export class LeaseManager {
@@ -351,20 +362,16 @@ export class LeaseManager {
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, options.signal]);
     const set = new PeerLeaseSet(admission);
-    const deliver = async (update: PeerUpdate) => {
+    // The watch never waits for the backend: changes are coalesced per key into the next batch.
+    const delivery = new PeerDelivery(set, options.onBatch, this.#log);
+    const deliver = (update: PeerUpdate) => {
       this.#logAdmission(update);
       if (update.rejected.length > 0 || update.cleared.length > 0) options.onAdmission?.(update);
-      const events = update.events;
-      if (events.length === 0) return;
-      try {
-        await options.onBatch(events);
-      } catch (err) {
-        this.#log.error('applying lease batch failed', { events: events.length, reason: errorMessage(err) });
-      }
+      delivery.push(update.events);
     };
     const resync = async (): Promise<bigint> => {
       const listing = await this.listLeases();
-      await deliver(set.reset(listing.leases));
+      deliver(set.reset(listing.leases));
       return listing.revision;
     };
     let markSynced: () => void = () => undefined;
@@ -382,7 +389,7 @@ export class LeaseManager {
           if (subnets.ok) events.push({ type: 'removed', lease: { key, ...subnets.value, attrs: { publicIP: '0.0.0.0' }, expiresAt: undefined } });
         }
       }
-      await deliver(set.apply(events));
+      deliver(set.apply(events));
     };
 
     const loop = (async () => {
@@ -391,7 +398,7 @@ export class LeaseManager {
       const backoff = new Backoff(100, 5000);
       let fromRevision: bigint | undefined;
       if (options.initial) {
-        await deliver(set.reset(options.initial.leases));
+        deliver(set.reset(options.initial.leases));
         fromRevision = options.initial.revision + 1n;
       }
       while (!signal.aborted && fromRevision === undefined) {
@@ -402,6 +409,8 @@ export class LeaseManager {
           await sleep(backoff.next(), signal);
         }
       }
+      // Synced once the first listing reached the backend.
+      await delivery.idle();
       markSynced();
       if (fromRevision === undefined) return;
       await runWatchLoop({
@@ -421,12 +430,13 @@ export class LeaseManager {
       synced,
       peers: () => set.peers(),
       rejected: () => set.rejected(),
-      setOwn: (own) => {
-        void deliver(set.setOwn(own));
-      },
+      pending: () => delivery.pending,
+      reconcile: (task) => delivery.reconcile(task),
+      setOwn: (own) => deliver(set.setOwn(own)),
       async [Symbol.asyncDispose]() {
         controller.abort();
         await loop;
+        await delivery.idle();
       },
     };
   }

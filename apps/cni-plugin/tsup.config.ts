@@ -5,7 +5,7 @@ import { defineConfig } from 'tsup';
 // `flannel install` copies this one file to /opt/cni/bin/flannel.
 export default defineConfig({
   entry: { flannel: 'src/main.ts' },
-  format: ['esm'],
+  format: ['cjs'],
   sourcemap: true,
   clean: true,
   target: 'node20',

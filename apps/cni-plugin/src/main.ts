@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** flannel (the CNI plugin): the only place that touches process.*; everything else is runPlugin with injected io. */
-import { fileURLToPath } from 'node:url';
 import { runPlugin } from './cli.js';
 
 async function readStdin(): Promise<string> {
@@ -11,11 +10,16 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-process.exitCode = await runPlugin(process.argv.slice(2), {
+// No top-level await: the bundle is CommonJS, which Node loads faster than an ES module, and the installed copy
+// (an extensionless file in /opt/cni/bin, no package.json) is then parsed once, not tried as CommonJS first.
+void runPlugin(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
   readStdin,
-  executable: fileURLToPath(import.meta.url),
+  // The script being run: dist/flannel.cjs, or the installed copy.
+  executable: process.argv[1] ?? '',
   nodePath: process.execPath,
+}).then((code) => {
+  process.exitCode = code;
 });

@@ -5,12 +5,11 @@
  * does) and exits 0.
  */
 import { parseArgs } from 'node:util';
-import { formatCniError, toCniError } from './cni-error.js';
+import { CNI_CODE, CniError, formatCniError, toCniError } from './cni-error.js';
 import { cmdAdd, cmdCheck, cmdDel, versionInfo, type CniRequest } from './commands.js';
 import { aboutText, helpText, PROGRAM, VERSION } from './help.js';
 import { DEFAULT_INSTALL_DIR, installPlugin } from './install.js';
-import { CNI_CODE, CniError } from './cni-error.js';
-import { replyVersion } from './net-conf.js';
+import { replyVersion, SUPPORTED_VERSIONS } from './net-conf.js';
 
 export interface TextWriter {
   write(chunk: string): unknown;
@@ -60,19 +59,25 @@ async function runCniCommand(command: string, io: PluginIo): Promise<number> {
   }
 }
 
+const TOOL_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  dir: { type: 'string' },
+  node: { type: 'string' },
+} as const;
+
+function parseToolArgs(argv: readonly string[]) {
+  return parseArgs({ args: [...argv], options: TOOL_OPTIONS, allowPositionals: true, strict: true });
+}
+
 async function runTool(argv: readonly string[], io: PluginIo): Promise<number> {
   if (argv.length === 0) {
     io.stderr.write(aboutText());
     return EXIT_OK;
   }
-  let parsed: ReturnType<typeof parseArgs<{ options: { help: { type: 'boolean'; short: 'h' }; version: { type: 'boolean' }; dir: { type: 'string' }; node: { type: 'string' } }; allowPositionals: true; strict: true }>>;
+  let parsed: ReturnType<typeof parseToolArgs>;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, dir: { type: 'string' }, node: { type: 'string' } },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseToolArgs(argv);
   } catch (err) {
     return usage(io, (err as Error).message.split('\n')[0] ?? 'bad arguments');
   }
@@ -82,7 +87,7 @@ async function runTool(argv: readonly string[], io: PluginIo): Promise<number> {
     return EXIT_OK;
   }
   if (values.version || positionals[0] === 'version') {
-    io.stdout.write(`${PROGRAM} ${VERSION} (flannel-ts), CNI spec versions ${JSON.parse(versionInfo()).supportedVersions.join(', ')}\n`);
+    io.stdout.write(`${PROGRAM} ${VERSION} (flannel-ts), CNI spec versions ${SUPPORTED_VERSIONS.join(', ')}\n`);
     return EXIT_OK;
   }
   if (positionals[0] !== 'install') return usage(io, positionals[0] === undefined ? 'options --dir and --node go with "install"' : `unknown command "${positionals[0]}"`);

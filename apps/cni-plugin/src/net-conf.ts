@@ -39,11 +39,12 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The cniVersion to answer in (errors included): the config's when we speak it, else ours. */
+/** The cniVersion to answer in (errors included): the config's when we speak it (none given: 0.1.0), else ours. */
 export function replyVersion(stdin: string): string {
   try {
     const raw = JSON.parse(stdin) as unknown;
-    const version = isJsonObject(raw) ? raw['cniVersion'] : undefined;
+    if (!isJsonObject(raw)) return CURRENT_VERSION;
+    const version = raw['cniVersion'] ?? '0.1.0';
     return typeof version === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(version) ? version : CURRENT_VERSION;
   } catch {
     return CURRENT_VERSION;

@@ -67,6 +67,11 @@ describe('CNI protocol errors', () => {
     expect(r.json).toMatchObject({ cniVersion: '0.3.1', code: 7, msg: "'delegate' dictionary must not have 'name' field, it'll be set by flannel" });
   });
 
+  it('a config without cniVersion means 0.1.0 (the spec\'s default), and is answered in it', async () => {
+    const r = await invoke(runtimeEnv('ADD'), JSON.stringify({ name: 'n', type: 'flannel', delegate: { ipam: {} } }));
+    expect(r.json).toMatchObject({ cniVersion: '0.1.0', code: 7 });
+  });
+
   it('an unsupported version: code 1, answered in 1.0.0', async () => {
     const r = await invoke(runtimeEnv('ADD'), conf({ cniVersion: '2.0.0' }));
     expect(r.json).toMatchObject({ cniVersion: '1.0.0', code: 1, msg: expect.stringContaining('incompatible CNI versions; config is "2.0.0"') });

@@ -1,8 +1,9 @@
 /**
  * The flannel CNI plugin on two hosts running flanneld (vxlan), driven as a runtime drives it (CNI_* environment,
  * config on stdin) and delegating to Debian's real bridge and host-local: each container lands on its host's
- * flannel subnet with FLANNEL_MTU and a route to the network, the two ping each other across the overlay, CHECK
- * passes, DEL releases the address and the saved config, and a second DEL succeeds.
+ * flannel subnet with FLANNEL_MTU and a route to the network (on host 2 the ADD comes while flanneld is still
+ * starting: it waits for subnet.env and says so), the two ping each other across the overlay, CHECK passes, DEL
+ * releases the address and the saved config, and a second DEL succeeds.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,8 +32,8 @@ describe('flannel CNI plugin, 2 hosts on vxlan', () => {
     ipam: { dataDir: join(lab.dir, `h${host.index}`, 'cni-ipam') },
     ...extra,
   });
-  const cni = (command: CniCall['command'], c: CniContainer, extra: object = {}) =>
-    runCniPlugin({ plugin: FLANNEL_CNI, command, hostNetns: c.host.name, containerId: c.id, netnsPath: `/run/netns/${c.netns}`, config: conf(c.host, extra) });
+  const cni = (command: CniCall['command'], c: CniContainer, extra: object = {}, onStderr?: (chunk: string) => void) =>
+    runCniPlugin({ plugin: FLANNEL_CNI, command, hostNetns: c.host.name, containerId: c.id, netnsPath: `/run/netns/${c.netns}`, config: conf(c.host, extra), ...(onStderr ? { onStderr } : {}) });
   const allocated = (host: LabHost) => {
     const dir = join(lab.dir, `h${host.index}`, 'cni-ipam', 'flannet');
     return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
@@ -43,8 +44,8 @@ describe('flannel CNI plugin, 2 hosts on vxlan', () => {
     // --ip-masq as kube-flannel runs it: flanneld masquerades, so the plugin tells bridge not to (ipMasq false).
     lab = await startLab({ hosts: 2, flanneldArgs: ['--ip-masq'] });
     await lab.flannelctl(['config', 'set', '10.1.0.0/16', '--backend', 'vxlan']);
-    for (const host of lab.hosts) await lab.startFlanneld(host);
-    for (const host of lab.hosts) await host.flanneld!.waitForOutput(/peer added/);
+    // Host 2's flanneld starts in the first test, while a container is being added there.
+    await lab.startFlanneld(lab.hosts[0]!);
     for (const host of lab.hosts) {
       const netns = uniqueName('p');
       await run('ip', ['netns', 'add', netns]);
@@ -57,10 +58,26 @@ describe('flannel CNI plugin, 2 hosts on vxlan', () => {
     await lab?.[Symbol.asyncDispose]();
   });
 
+  it('ADD while flanneld is still starting waits for subnet.env, says so, then succeeds', async () => {
+    const c = containers[1]!;
+    expect(existsSync(c.host.subnetFile)).toBe(false);
+    let waiting!: () => void;
+    const saidWaiting = new Promise<void>((resolve) => (waiting = resolve));
+    const pending = cni('ADD', c, {}, (chunk) => chunk.includes('waiting up to') && waiting());
+    // flanneld starts only once the plugin has said it waits, so the test does not depend on who is faster.
+    await Promise.race([saidWaiting, pending]);
+    await lab.startFlanneld(c.host);
+    const add = await pending;
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    expect(add.stderr).toContain(`flannel: ${c.host.subnetFile} does not exist yet; waiting up to 10s for flanneld to write it`);
+    c.result = add.json;
+    for (const host of lab.hosts) await host.flanneld!.waitForOutput(/peer added/);
+  });
+
   it('ADD puts each container on its host\'s subnet with FLANNEL_MTU and a route to the network', async () => {
     for (const c of containers) {
       const env = await c.host.subnetEnv();
-      const add = await cni('ADD', c);
+      const add = c.result ? { code: 0, stdout: '', stderr: '', json: c.result } : await cni('ADD', c);
       expect(add.code, add.stdout + add.stderr).toBe(0);
       const gateway = env.subnet!.addressText(1n);
       expect(add.json).toMatchObject({ cniVersion: '1.0.0', ips: [{ address: `${env.subnet!.addressText(2n)}/24`, gateway }], routes: [{ dst: '10.1.0.0/16', gw: gateway }] });

@@ -30,6 +30,8 @@ export interface CniCall {
   readonly cniPath?: string;
   readonly config: string | object;
   readonly timeoutMs?: number;
+  /** Called with each chunk of the plugin's stderr as it comes (e.g. to act once it says it waits). */
+  readonly onStderr?: (chunk: string) => void;
 }
 
 export interface CniRun {
@@ -56,7 +58,10 @@ export function runCniPlugin(call: CniCall): Promise<CniRun> {
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), call.timeoutMs ?? 30_000);
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      call.onStderr?.(c.toString());
+    });
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isBuiltin } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, BUNDLE } from './built.js';
 
-const BUNDLE = fileURLToPath(new URL('../dist/flannel.cjs', import.meta.url));
 const LAUNCHER = fileURLToPath(new URL('../../../bin/flannel', import.meta.url));
 const execFileAsync = promisify(execFile);
 
@@ -19,6 +19,7 @@ let dir: string;
 let preload: string;
 
 beforeAll(async () => {
+  assertBuilt();
   dir = await mkdtemp(join(tmpdir(), 'cni-bin-'));
   // Records every module the bundle asks for; printed on exit.
   preload = join(dir, 'record-requires.cjs');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLANNEL_CNI, runCniPlugin, type CniCall } from '@flannel-ts/lab';
 import { createNetns, createTempDir, run, sweepStaleNetns, uniqueName, type Netns, type TempDir } from '@flannel-ts/testkit';
+import { assertBuilt } from './built.js';
 
 // Debian's containernetworking-plugins (scripts/setup.sh installs it); no skip: a missing plugin is a failure.
 describe('flannel CNI plugin with the real bridge plugin', () => {
@@ -20,6 +21,7 @@ describe('flannel CNI plugin with the real bridge plugin', () => {
   let ipamDir: string;
 
   beforeAll(async () => {
+    assertBuilt();
     await sweepStaleNetns();
     host = await createNetns(uniqueName('h'));
     tmp = await createTempDir('cni-plugin-');

@@ -6,9 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { CNI_CODE, CniError, formatCniError, toCniError } from './cni-error.js';
-import { cmdAdd, cmdCheck, cmdDel, versionInfo, type CniRequest } from './commands.js';
-import { aboutText, helpText, PROGRAM, VERSION } from './help.js';
-import { DEFAULT_INSTALL_DIR, installPlugin } from './install.js';
+import { versionInfo, type CniRequest } from './cni-request.js';
+import { aboutText, DEFAULT_INSTALL_DIR, helpText, PROGRAM, VERSION } from './help.js';
 import { replyVersion, SUPPORTED_VERSIONS } from './net-conf.js';
 
 export interface TextWriter {
@@ -28,6 +27,16 @@ export interface PluginIo {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/**
+ * Each operation is loaded when asked for (the bundler keeps it in the one file, initialised lazily): DEL and CHECK
+ * never load subnet.env parsing, IP math or ip-num, VERSION and the tool commands load no operation at all.
+ */
+const OPERATIONS: Record<string, () => Promise<(req: CniRequest) => Promise<string>>> = {
+  ADD: async () => (await import('./add.js')).cmdAdd,
+  DEL: async () => (await import('./del.js')).cmdDel,
+  CHECK: async () => (await import('./check.js')).cmdCheck,
+};
+
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -45,10 +54,11 @@ async function runCniCommand(command: string, io: PluginIo): Promise<number> {
   }
   let stdin = '';
   try {
-    const handler = { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck }[command];
-    if (handler === undefined) {
+    const load = OPERATIONS[command];
+    if (load === undefined) {
       throw new CniError(CNI_CODE.INVALID_ENVIRONMENT, `unknown CNI_COMMAND: ${command}`, 'flannel handles ADD, DEL, CHECK and VERSION');
     }
+    const handler = await load();
     stdin = await io.readStdin();
     const request: CniRequest = { env: io.env, stdin, stderr: io.stderr, ...(io.sleep ? { sleep: io.sleep } : {}) };
     io.stdout.write(await handler(request));
@@ -94,6 +104,7 @@ async function runTool(argv: readonly string[], io: PluginIo): Promise<number> {
   if (positionals.length > 1) return usage(io, `unexpected argument "${positionals[1]}": install takes only --dir and --node`);
   if (values.dir === '') return usage(io, '--dir needs a directory');
   try {
+    const { installPlugin } = await import('./install.js');
     const path = await installPlugin({ source: io.executable, dir: values.dir ?? DEFAULT_INSTALL_DIR, nodePath: values.node ?? io.nodePath });
     io.stdout.write(`installed ${path} (runs ${values.node ?? io.nodePath}); a conflist entry {"type": "flannel"} now uses it\n`);
     return EXIT_OK;

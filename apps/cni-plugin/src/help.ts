@@ -1,10 +1,11 @@
 /** Help and about text. */
 import packageJson from '../package.json' with { type: 'json' };
-import { DEFAULT_INSTALL_DIR } from './install.js';
 import { DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE, DEFAULT_SUBNET_FILE_WAIT_SECONDS, SUPPORTED_VERSIONS } from './net-conf.js';
 
 export const PROGRAM = 'flannel';
 export const VERSION: string = packageJson.version;
+/** Where runtimes look for plugins by default. */
+export const DEFAULT_INSTALL_DIR = '/opt/cni/bin';
 
 /** What libcni's skel prints when the plugin is run without CNI_COMMAND. */
 export function aboutText(): string {

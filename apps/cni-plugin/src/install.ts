@@ -9,8 +9,6 @@ import { isAbsolute, join } from 'node:path';
 import { writeFileAtomic } from '@flannel-ts/subnet-env';
 import { CNI_CODE, CniError } from './cni-error.js';
 
-export const DEFAULT_INSTALL_DIR = '/opt/cni/bin';
-
 export interface InstallRequest {
   readonly source: string;
   readonly dir: string;

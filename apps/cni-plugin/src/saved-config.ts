@@ -8,8 +8,8 @@
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@flannel-ts/subnet-env';
 import { CNI_CODE, CniError } from './cni-error.js';
+import { isJsonObject, type JsonObject } from './net-conf.js';
 
 /** libcni's rule for container IDs; it also keeps the ID from escaping dataDir. */
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -28,6 +28,8 @@ export async function saveDelegateConfig(dataDir: string, containerId: string, c
   const path = savedConfigPath(dataDir, containerId);
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    // Loaded here, not at the top: DEL and CHECK read and remove, and need none of subnet-env.
+    const { writeFileAtomic } = await import('@flannel-ts/subnet-env');
     await writeFileAtomic(path, config, 0o600);
   } catch (err) {
     throw new CniError(CNI_CODE.IO_FAILURE, `cannot save the delegate config to ${path}: ${(err as Error).message}`, 'check "dataDir" in the network config is a writable directory');
@@ -47,4 +49,14 @@ export async function loadDelegateConfig(dataDir: string, containerId: string): 
 
 export async function removeDelegateConfig(dataDir: string, containerId: string): Promise<void> {
   await rm(savedConfigPath(dataDir, containerId), { force: true });
+}
+
+/** The saved config as an object, or undefined when it is not a network config (a `type` is the least). */
+export function decodeSavedConfig(text: string): JsonObject | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return isJsonObject(value) && typeof value['type'] === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -26,6 +26,7 @@ beforeAll(async () => {
   await writeFile(preload, `const M = require('module'); const seen = new Set(); const load = M._load;
 M._load = function (request, parent, isMain) { if (!isMain) seen.add(request); return load.apply(this, arguments); };
 process.on('exit', () => process.stderr.write('REQUIRES ' + JSON.stringify([...seen]) + '\\n'));\n`);
+  await writeFile(join(dir, 'subnet.env'), 'FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
 });
 
 afterAll(async () => {
@@ -53,12 +54,22 @@ describe('the built plugin', () => {
     ['DEL', { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'x', CNI_IFNAME: 'eth0', CNI_PATH: '/nonexistent' }, /^$/],
   ])('%s loads only Node built-ins', async (_, env: Record<string, string>, output: RegExp) => {
     const subnetFile = join(dir, 'subnet.env');
-    await writeFile(subnetFile, 'FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
     const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'flannel', subnetFile, dataDir: join(dir, 'data') });
     const r = await runBundle({ CNI_COMMAND: 'VERSION', ...env }, conf);
     expect(r.stdout).toMatch(output);
     expect(r.requires.length).toBeGreaterThan(0);
     expect(r.requires.filter((m) => !isBuiltin(m))).toEqual([]);
+  });
+
+  it('loads per command: VERSION no operation at all, DEL not the subnet.env reader (crypto comes with it)', async () => {
+    const version = await runBundle({ CNI_COMMAND: 'VERSION' });
+    expect(version.requires).not.toContain('child_process');
+    expect(version.requires).not.toContain('crypto');
+    const del = await runBundle({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'x', CNI_IFNAME: 'eth0', CNI_PATH: '/nonexistent' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'flannel', dataDir: join(dir, 'data') }));
+    expect(del.requires).toContain('child_process');
+    expect(del.requires).not.toContain('crypto');
+    const add = await runBundle({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x', CNI_NETNS: '/none', CNI_IFNAME: 'eth0', CNI_PATH: '/nonexistent' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'flannel', subnetFile: join(dir, 'subnet.env'), dataDir: join(dir, 'data') }));
+    expect(add.requires).toEqual(expect.arrayContaining(['child_process', 'crypto']));
   });
 
   it('bin/flannel runs it: VERSION, about text, --help, usage error', async () => {

@@ -41,7 +41,9 @@ Network config (a conflist entry), flannel's fields:
                           ipMasq to the opposite of FLANNEL_IPMASQ, isGateway (bridge) to true;
                           it must not set "name" or "ipam"
   ipam                    base of the delegate's IPAM; type defaults to "host-local"; ranges are set to
-                          FLANNEL_SUBNET (and FLANNEL_IPV6_SUBNET); a route to each flannel network is added
+                          FLANNEL_SUBNET (and FLANNEL_IPV6_SUBNET); a route to each flannel network (via
+                          the subnet's gateway) is added after the given routes
+  runtimeConfig           passed on to the delegate (port mappings and the like)
   subnetFileWaitSeconds   how long ADD waits for subnet.env while flanneld starts (default
                           ${DEFAULT_SUBNET_FILE_WAIT_SECONDS}; 0: fail at once). Ours; flannel's plugin does not wait.
 

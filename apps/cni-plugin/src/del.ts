@@ -14,7 +14,7 @@ export async function cmdDel(req: CniRequest): Promise<string> {
   if (saved === undefined) return '';
   const delegate = decodeSavedConfig(saved);
   if (delegate === undefined) {
-    // Fixes flannel's plugin, which keeps a corrupt file forever and so retries nothing but leaks it.
+    // flannel's plugin keeps such a file forever; nothing can be torn down with it, so it goes, with a word.
     req.stderr.write(`flannel: the saved delegate config ${savedConfigPath(conf.dataDir, containerId)} is not a network config; removed it (the container's interface and address, if any, are not released)\n`);
     await removeDelegateConfig(conf.dataDir, containerId);
     return '';

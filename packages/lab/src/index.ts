@@ -5,3 +5,5 @@ export type { DockerLab, DockerLabOptions, DockerOptionsMode, LabDockerHost, Set
 export { runLeaseChurn, clearChurn, churnKey, churnSubnet, churnValue } from './churn.js';
 export type { ChurnBackend, ChurnOptions, ChurnResult } from './churn.js';
 export { kernelPeerState, expectedPeerState, stateDifferences, rssMiB, cpuSeconds } from './peer-state.js';
+export { runCniPlugin, FLANNEL_CNI, CNI_PLUGIN_DIR } from './cni.js';
+export type { CniCall, CniRun, CniCommand } from './cni.js';

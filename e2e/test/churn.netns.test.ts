@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { churnSubnet, clearChurn, cpuSeconds, expectedPeerState, kernelPeerState, rssMiB, runLeaseChurn, stateDifferences, startLab, type LabContainer, type LabHost } from '@flannel-ts/lab';
+import { BIN, churnSubnet, clearChurn, cpuSeconds, expectedPeerState, kernelPeerState, rssMiB, runLeaseChurn, stateDifferences, startLab, type LabContainer, type LabHost } from '@flannel-ts/lab';
 import { waitFor } from '@flannel-ts/testkit';
 import { ping } from './net.js';
 
@@ -25,7 +25,9 @@ function pingDuring(from: LabContainer, to: string): { stop(): Promise<{ sent: n
       await closed;
       const match = /(\d+) packets transmitted, (\d+) received/.exec(output);
       const sent = Number(match?.[1] ?? 0);
-      return { sent, lossPercent: sent === 0 ? 100 : (100 * (sent - Number(match?.[2] ?? 0))) / sent };
+      // The last request may still be in flight when ping is stopped: it is not counted as lost.
+      const lost = Math.max(0, sent - Number(match?.[2] ?? 0) - 1);
+      return { sent, lossPercent: sent === 0 ? 100 : (100 * lost) / sent };
     },
   };
 }
@@ -52,6 +54,14 @@ describe.each(['vxlan', 'host-gw', 'udp'] as const)('lease churn, %s', (backend)
     let rssPeak = rssBefore;
     const sampler = setInterval(() => void rssMiB(pid).then((rss) => (rssPeak = Math.max(rssPeak, rss ?? 0))), 200);
     const pinger = pingDuring(c1, c2.ip);
+    // An operator watching the store: it must print every one of the events, and keep up.
+    const watch = spawn(BIN.flannelctl, ['leases', 'watch', '--json', `--etcd-endpoints=${lab.etcd.localEndpoint}`]);
+    let watchLines = 0;
+    let watchErr = '';
+    watch.stdout.on('data', (c: Buffer) => (watchLines += c.toString().split('\n').length - 1));
+    watch.stderr.on('data', (c: Buffer) => (watchErr += c.toString()));
+    const watchClosed = new Promise<void>((resolve) => watch.on('close', () => resolve()));
+    await waitFor(() => watchErr.includes('watching '), { what: 'leases watch in place' });
     let churn;
     try {
       churn = await runLeaseChurn({ endpoint: lab.etcd.localEndpoint, backend, pool: POOL, maxEvents: 5_000, maxMs: 8_000 });
@@ -89,6 +99,10 @@ describe.each(['vxlan', 'host-gw', 'udp'] as const)('lease churn, %s', (backend)
       convergedMs = Date.now() - stoppedAt;
     }
     const loss = await pinger.stop();
+    await waitFor(() => watchLines >= churn.events, { timeoutMs: 5_000, what: `leases watch printing all ${churn.events} events (has ${watchLines})` });
+    watch.kill('SIGTERM');
+    await watchClosed;
+    expect(watchLines).toBe(churn.events);
     const cpuAfter = await cpuSeconds(pid);
 
     // Nothing was left for a reconcile to repair: the batches alone got the kernel right.

@@ -19,7 +19,7 @@ interface Harness extends AsyncDisposable {
   value(key: string): Promise<string | undefined>;
   /** The etcd lease id a key is attached to ('0' for none). */
   leaseOf(key: string): Promise<string | undefined>;
-  acquire(publicIP: string, extra?: { backendType?: string; backendData?: unknown }): Promise<string>;
+  acquire(publicIP: string, extra?: { backendType?: string; backendData?: unknown; publicIPv6?: string }): Promise<string>;
 }
 
 async function createHarness(): Promise<Harness> {

@@ -20,7 +20,9 @@ export type ControlMessage =
   | { readonly type: 'clear' }
   | { readonly type: 'icmp-source'; readonly address: number }
   | { readonly type: 'own-subnet'; readonly network: number; readonly prefixLength: number }
-  | { readonly type: 'stop' };
+  | { readonly type: 'stop' }
+  /** Several of the above, applied in order between two packets. */
+  | { readonly type: 'batch'; readonly messages: readonly ControlMessage[] };
 
 export interface WorkerInit {
   readonly role: 'tx' | 'rx';
@@ -107,6 +109,9 @@ function handleControl(message: ControlMessage): void {
       break;
     case 'stop':
       running = false;
+      break;
+    case 'batch':
+      for (const inner of message.messages) handleControl(inner);
       break;
   }
 }

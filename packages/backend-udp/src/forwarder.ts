@@ -73,9 +73,19 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
     workers.push({ worker, control: channel.port1 });
   }
   await Promise.all(workers.map(({ worker }) => once(worker, 'online')));
-  const broadcast = (message: ControlMessage) => {
+  // Control messages of one tick (a whole batch of peer changes) go to each worker as one message, applied there
+  // at once: one structured clone and one wake-up per batch instead of per peer.
+  let pending: ControlMessage[] = [];
+  const flush = () => {
+    const messages = pending;
+    pending = [];
+    const message: ControlMessage = messages.length === 1 ? messages[0]! : { type: 'batch', messages };
     for (const { control } of workers) control.postMessage(message);
     Atomics.add(generationView, 0, 1);
+  };
+  const broadcast = (message: ControlMessage) => {
+    if (pending.length === 0) queueMicrotask(flush);
+    pending.push(message);
   };
 
   return {

@@ -230,10 +230,18 @@ interface WatchedEvent {
   readonly prev_kv?: WatchedKv | undefined;
 }
 
+/** How many etcd lease lookups `leases watch` keeps in flight, so it keeps up with a busy store. */
+const WATCH_LOOKUPS_IN_FLIGHT = 32;
+
+/** A line to print for one event, ready once its etcd lease lookups are done. */
+type PendingLine = Promise<string>;
+
 /**
  * Prints lease events as they happen, from the revision after a listing of the current leases (so nothing between
- * the listing and the watch is lost), until the signal aborts or `--count` events were printed. Events are handled
- * one at a time in store order: telling an expiry from a delete needs one etcd call per delete.
+ * the listing and the watch is lost), until the signal aborts or `--count` events were printed. Events print in
+ * store order; the etcd lease lookups behind them (an expiry, or telling an expiry from a delete) run ahead,
+ * several at a time, so the watch keeps up with thousands of events a second. If the watch falls behind a
+ * compaction, the leases are listed again and the differences printed, with a line on stderr that says so.
  */
 export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise<number> {
   const { registry } = await ctx.openStore();
@@ -241,75 +249,145 @@ export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise
   const listing = await client.getAll().prefix(subnetsPrefix).exec();
   const known = new Map<string, KnownKey>();
   for (const kv of listing.kvs) known.set(kv.key.toString(), { value: kv.value.toString(), etcdLeaseId: kv.lease });
-  const fromRevision = BigInt(listing.header.revision) + 1n;
+  let fromRevision = BigInt(listing.header.revision) + 1n;
   if (args.count === 0 || ctx.signal.aborted) return 0;
 
-  const watcher = await client.watch().prefix(subnetsPrefix).withPreviousKV().startRevision(fromRevision.toString()).create();
-  ctx.err(`watching ${subnetsPrefix} from revision ${fromRevision} (${known.size} lease${known.size === 1 ? '' : 's'} now); stop with Ctrl-C`);
+  // Lookups: a bounded pool; an etcd lease's expiry is asked once (flanneld grants a new one per renewal).
+  let inFlight = 0;
+  const queued: Array<() => void> = [];
+  const limited = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (inFlight >= WATCH_LOOKUPS_IN_FLIGHT) await new Promise<void>((resolve) => queued.push(resolve));
+    inFlight++;
+    try {
+      return await work();
+    } finally {
+      inFlight--;
+      queued.shift()?.();
+    }
+  };
+  const ttlOf = (etcdLeaseId: string): Promise<number | undefined> =>
+    etcdLeaseId === '0' ? Promise.resolve(undefined) : limited(async () => Number((await client.leaseClient.leaseTimeToLive({ ID: etcdLeaseId, keys: false })).TTL));
+  const expiries = new Map<string, Promise<number | undefined>>();
+  const expiryOf = (etcdLeaseId: string): Promise<number | undefined> => {
+    let expiry = expiries.get(etcdLeaseId);
+    if (!expiry) {
+      expiry = ttlOf(etcdLeaseId).then((ttl) => (ttl !== undefined && ttl >= 0 ? ctx.now() + ttl * 1000 : undefined));
+      expiries.set(etcdLeaseId, expiry);
+      if (expiries.size > 10_000) expiries.delete(expiries.keys().next().value!);
+    }
+    return expiry;
+  };
 
   let printed = 0;
-  let chain: Promise<void> = Promise.resolve();
   let finish: (outcome: { error?: unknown }) => void = () => undefined;
   const finished = new Promise<{ error?: unknown }>((resolve) => (finish = resolve));
-  const ttlOf = async (etcdLeaseId: string): Promise<number | undefined> => {
-    if (etcdLeaseId === '0') return undefined;
-    return Number((await client.leaseClient.leaseTimeToLive({ ID: etcdLeaseId, keys: false })).TTL);
+  let output: Promise<void> = Promise.resolve();
+  const emit = (line: PendingLine) => {
+    output = output
+      .then(async () => {
+        if (args.count !== undefined && printed >= args.count) return;
+        ctx.out(await line);
+        printed++;
+        if (args.count !== undefined && printed >= args.count) finish({});
+      })
+      .catch((error: unknown) => finish({ error }));
+  };
+  const render = async (input: Parameters<typeof describeEvent>[0]) => {
+    const line = describeEvent(input);
+    return args.json ? JSON.stringify(line) : renderEventLine(line, ctx.now());
   };
 
-  const handle = async (event: WatchedEvent) => {
-    const fullKey = event.kv.key.toString();
+  /** Classifies one change against `known` (in store order, at once) and queues its line. */
+  const handle = (type: 'Put' | 'Delete', fullKey: string, kv: { value: string; lease: string } | undefined, revision: string, previous?: KnownKey) => {
     const subnetKey = fullKey.slice(subnetsPrefix.length);
-    const before = known.get(fullKey) ?? (event.prev_kv ? { value: event.prev_kv.value.toString(), etcdLeaseId: event.prev_kv.lease } : undefined);
-    let type: LeaseEventKind;
-    let value: string | undefined;
-    let expiresAt: number | null | undefined;
-    if (event.type === 'Put') {
-      value = event.kv.value.toString();
-      type = classifyPut(before, value);
-      known.set(fullKey, { value, etcdLeaseId: event.kv.lease });
-      const ttl = await ttlOf(event.kv.lease);
-      expiresAt = event.kv.lease === '0' ? null : ttl !== undefined && ttl >= 0 ? ctx.now() + ttl * 1000 : undefined;
+    const before = known.get(fullKey) ?? previous;
+    if (!parseSubnetKey(subnetKey).ok) ctx.warn(printable(`${fullKey} is not a subnet key; showing it anyway`));
+    if (type === 'Put' && kv) {
+      const kind = classifyPut(before, kv.value);
+      known.set(fullKey, { value: kv.value, etcdLeaseId: kv.lease });
+      const time = ctx.now();
+      emit(
+        (async () => {
+          const expiresAt = kv.lease === '0' ? null : await expiryOf(kv.lease);
+          return render({ time, type: kind, subnetKey, value: kv.value, previousValue: before?.value, expiresAt, revision });
+        })(),
+      );
     } else {
       known.delete(fullKey);
-      value = before?.value;
       const leaseId = before?.etcdLeaseId;
-      type = classifyDelete(leaseId, leaseId === undefined ? undefined : await ttlOf(leaseId));
+      const time = ctx.now();
+      emit(
+        (async () => {
+          const kind = classifyDelete(leaseId, leaseId === undefined ? undefined : await ttlOf(leaseId));
+          return render({ time, type: kind, subnetKey, value: before?.value, previousValue: before?.value, expiresAt: undefined, revision });
+        })(),
+      );
     }
-    if (!parseSubnetKey(subnetKey).ok) ctx.warn(`${fullKey} is not a subnet key; showing it anyway`);
-    const line = describeEvent({ time: ctx.now(), type, subnetKey, value, previousValue: before?.value, expiresAt, revision: event.kv.mod_revision });
-    ctx.out(args.json ? JSON.stringify(line) : renderEventLine(line, ctx.now()));
-    printed++;
-    if (args.count !== undefined && printed >= args.count) finish({});
   };
 
-  let disconnected = false;
-  watcher.on('data', (response: { events: WatchedEvent[] }) => {
-    for (const event of response.events) {
-      chain = chain.then(async () => {
-        if (args.count !== undefined && printed >= args.count) return;
-        await handle(event);
-      });
-      chain.catch((error: unknown) => finish({ error }));
+  /** After a compaction: list again, print what changed since the last event seen, resume after the listing. */
+  const relist = async (): Promise<bigint> => {
+    const fresh = await client.getAll().prefix(subnetsPrefix).exec();
+    const revision = fresh.header.revision;
+    const seen = new Set<string>();
+    let changes = 0;
+    for (const kv of fresh.kvs) {
+      const fullKey = kv.key.toString();
+      seen.add(fullKey);
+      const value = kv.value.toString();
+      const before = known.get(fullKey);
+      if (before && before.value === value && before.etcdLeaseId === kv.lease) continue;
+      changes++;
+      handle('Put', fullKey, { value, lease: kv.lease }, revision);
     }
-  });
-  watcher.on('disconnected', () => {
-    if (!disconnected) ctx.warn('lost the connection to etcd; reconnecting (events are resumed from the last one seen)');
-    disconnected = true;
-  });
-  watcher.on('connected', () => {
-    if (disconnected) ctx.warn('reconnected to etcd');
-    disconnected = false;
-  });
-  watcher.on('error', (error: unknown) => finish({ error }));
+    for (const fullKey of [...known.keys()]) {
+      if (seen.has(fullKey)) continue;
+      changes++;
+      handle('Delete', fullKey, undefined, revision);
+    }
+    ctx.warn(`the watch fell behind a compaction of etcd's history: listed the leases again at revision ${revision} (${changes} change${changes === 1 ? '' : 's'} since the last event shown; intermediate events are lost to the compaction)`);
+    return BigInt(revision) + 1n;
+  };
+
   const onAbort = () => finish({});
   ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let first = true;
   try {
-    const outcome = await finished;
-    if (outcome.error !== undefined) throw outcome.error;
-    return 0;
+    for (;;) {
+      const watcher = await client.watch().prefix(subnetsPrefix).withPreviousKV().startRevision(fromRevision.toString()).create();
+      if (first) ctx.err(`watching ${subnetsPrefix} from revision ${fromRevision} (${known.size} lease${known.size === 1 ? '' : 's'} now); stop with Ctrl-C`);
+      first = false;
+      let disconnected = false;
+      const compacted = new Promise<'compacted'>((resolve) => {
+        watcher.on('data', (response: { events: WatchedEvent[]; header: { revision: string } }) => {
+          fromRevision = BigInt(response.header.revision) + 1n;
+          for (const event of response.events) {
+            if (args.count !== undefined && printed >= args.count) return;
+            const value = event.kv.value.toString();
+            handle(event.type === 'Put' ? 'Put' : 'Delete', event.kv.key.toString(), { value, lease: event.kv.lease }, event.kv.mod_revision, event.prev_kv ? { value: event.prev_kv.value.toString(), etcdLeaseId: event.prev_kv.lease } : undefined);
+          }
+        });
+        watcher.on('disconnected', () => {
+          if (!disconnected) ctx.warn('lost the connection to etcd; reconnecting (events are resumed from the last one seen)');
+          disconnected = true;
+        });
+        watcher.on('connected', () => {
+          if (disconnected) ctx.warn('reconnected to etcd');
+          disconnected = false;
+        });
+        watcher.on('error', (error: unknown) => (/compacted/i.test(String((error as Error)?.message ?? error)) ? resolve('compacted') : finish({ error })));
+      });
+      const outcome = await Promise.race([finished, compacted]);
+      await Promise.race([watcher.cancel().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      if (outcome !== 'compacted') {
+        await output;
+        if (outcome.error !== undefined) throw outcome.error;
+        return 0;
+      }
+      fromRevision = await relist();
+    }
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
-    await Promise.race([watcher.cancel().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
 }
 

@@ -112,6 +112,23 @@ describe('config set / get', () => {
       expect(result.stdout).toBe('');
       expect(result.stderr).toMatch(/^error: .*(network|SubnetMin)/i);
     }
+    // Exactly what flanneld refuses at start: backend types this build lacks, option types, ranges, unknown options.
+    for (const [argv, reason] of [
+      [['--backend', 'foo'], /unknown backend type: "foo" \(supported: alloc, udp, vxlan, host-gw\)/],
+      [['--backend', 'wireguard'], /"wireguard" is not supported by this build/],
+      [['--backend', 'vxlan', '--backend-opt', 'VNI=abc'], /Backend\.VNI must be a whole number from 0 to 16777215, got "abc"/],
+      [['--backend', 'vxlan', '--backend-opt', 'VNI=99999999'], /Backend\.VNI must be a whole number from 0 to 16777215, got 99999999/],
+      [['--backend', 'udp', '--backend-opt', 'Port=70000'], /Backend\.Port must be a UDP port number from 1 to 65535/],
+      [['--backend', 'vxlan', '--backend-opt', 'Bogus=1'], /unknown vxlan backend option "Bogus": the vxlan backend takes VNI, Port, GBP, Learning, DirectRouting, MTU/],
+      [['--backend', 'host-gw', '--backend-opt', 'VNI=1'], /unknown host-gw backend option "VNI": the host-gw backend takes no options/],
+    ] as const) {
+      const result = await h.ctl(['config', 'set', '10.1.0.0/16', ...argv]);
+      expect(result.code, argv.join(' ')).toBe(1);
+      expect(result.stderr, argv.join(' ')).toMatch(reason);
+    }
+    const hostBits = await h.ctl(['config', 'set', '10.1.0.1/16']);
+    expect(hostBits.code).toBe(1);
+    expect(hostBits.stderr).toMatch(/Network "10\.1\.0\.1\/16" has host bits set \(flannel would use 10\.1\.0\.0\/16\): write 10\.1\.0\.0\/16/);
     const fromFile = await h.ctl(['config', 'set', '--file', '-'], { stdin: '{"Network":"10.1.0.0/16","Backend":"vxlan"}' });
     expect(fromFile.code).toBe(1);
     expect(fromFile.stderr).toMatch(/Backend must be an object/);

@@ -12,6 +12,7 @@ import {
   errorMessage,
   NO_PUBLIC_IP,
   type Backend,
+  type BackendFactory,
   type ExternalInterface,
   type Lease,
   type LeaseAttrs,
@@ -23,7 +24,7 @@ import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireReque
 import { createMetrics, type MetricsSources } from './metrics.js';
 import { notifySystemd } from './sd-notify.js';
 import { readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
-import { BACKENDS, backendFactory } from './backends.js';
+import { BACKENDS, checkBackendConfig } from '@flannel-ts/backends';
 import { findExternalInterface } from './external-interface.js';
 import { startHealthServer, type Readiness } from './health.js';
 import type { FlanneldOptions } from './options.js';
@@ -38,7 +39,7 @@ export interface DaemonDeps {
   readonly signal: AbortSignal;
   /** TTL of subnet leases; flannel's 24 h unless a test shortens it. */
   readonly leaseTtlSeconds?: number;
-  readonly backends?: typeof BACKENDS;
+  readonly backends?: Readonly<Record<string, BackendFactory<unknown>>>;
   /** systemd's NOTIFY_SOCKET, if any: READY=1 is sent there once the daemon runs. */
   readonly notifySocket?: string | undefined;
   /** Called once the daemon is ready (subnet.env written, peers watched). */
@@ -309,9 +310,8 @@ async function readPreviousSubnetEnv(path: string, log: Logger): Promise<SubnetE
   }
 }
 
-function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, log: Logger, signal: AbortSignal, backends: typeof BACKENDS): Backend {
-  const factory = backendFactory(config.backendType, backends);
-  const backendConfig = factory.parseConfig(config.backend);
+function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, log: Logger, signal: AbortSignal, backends: Readonly<Record<string, BackendFactory<unknown>>>): Backend {
+  const { factory, config: backendConfig } = checkBackendConfig(config, backends);
   return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, host: createHostNetwork(), signal });
 }
 

@@ -2,7 +2,7 @@ export { ERROR_CODES, FlannelError, ConfigError, HostCommandError, isFlannelErro
 export type { FlannelErrorCode } from './errors.js';
 export { IpNet, parseIP, parseIPv4, parseIPv6, formatIP, normalizeIP, familyBits } from './ip.js';
 export type { IpFamily } from './ip.js';
-export { goJsonStringify } from './go-json.js';
+export { goJsonStringify, backendOptionFields } from './go-json.js';
 export type { Decoded } from './decoded.js';
 export {
   parseNetworkConfig,

@@ -4,6 +4,7 @@
  * far (skipping options and the values of options that take one), then offer the next word, the command's
  * options (when the word being typed starts with `-`), or a value for the option before it (files, backends).
  */
+import { BACKEND_TYPES } from '@flannel-ts/backends/names';
 import { defineCommand, type Command, type CommandGroup } from '../command.js';
 import { ETCD_FLAG_LIST, UsageError } from '../options.js';
 
@@ -14,8 +15,8 @@ export type Shell = (typeof SHELLS)[number];
 const FILE_OPTIONS = ['--file', '--subnet-file', '--etcd-cafile', '--etcd-certfile', '--etcd-keyfile'];
 /** Options with a fixed set of values. */
 const CHOICE_OPTIONS: Readonly<Record<string, readonly string[]>> = {
-  '--backend': ['vxlan', 'host-gw', 'udp'],
-  '--backend-type': ['vxlan', 'host-gw'],
+  '--backend': BACKEND_TYPES,
+  '--backend-type': BACKEND_TYPES,
 };
 /** What a positional argument completes to, by its placeholder. */
 const POSITIONAL_CHOICES: Readonly<Record<string, readonly string[] | 'files'>> = {

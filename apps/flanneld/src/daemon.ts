@@ -23,7 +23,7 @@ import { createHostNetwork, createIptablesFirewall, createNftablesFirewall, type
 import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest, type EtcdConnectivity, type LeaseListing } from '@flannel-ts/lease-manager';
 import { createMetrics, type MetricsSources } from './metrics.js';
 import { notifySystemd } from './sd-notify.js';
-import { readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
+import { checkWritable, readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { BACKENDS, checkBackendConfig } from '@flannel-ts/backends';
 import { findExternalInterface } from './external-interface.js';
 import { startHealthServer, type Readiness } from './health.js';
@@ -81,6 +81,9 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   const { signal } = deps;
   const log = deps.log;
   const state = new DaemonState(options.readinessEtcdTimeout * 1000);
+
+  // Every path the daemon writes, checked before anything else: a bad one fails now, not after the lease is taken.
+  await checkWritable(options.subnetFile);
 
   await using store = await connectStore(options, log, deps.leaseTtlSeconds ?? options.subnetLeaseTtl);
   const { manager } = store;

@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 import { runCli } from './cli.js';
 
+/** After SIGTERM/SIGINT the daemon stops its loops and returns; anything slower than this is a bug, not a reason to ignore the signal. */
+const SHUTDOWN_GRACE_MS = 1000;
+
 const controller = new AbortController();
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     // A second signal while shutting down ends the process at once.
     if (controller.signal.aborted) process.exit(1);
     controller.abort();
+    setTimeout(() => {
+      process.stderr.write(`flanneld: shutdown did not finish within ${SHUTDOWN_GRACE_MS / 1000} s of ${signal}: exiting anyway\n`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
   });
 }
 

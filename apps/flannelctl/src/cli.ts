@@ -14,7 +14,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { cac, type CAC } from 'cac';
-import { FlannelError, createLineLogger, errorMessage, isFlannelError } from '@flannel-ts/core';
+import { FlannelError, createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core';
 import { isRetryable } from '@flannel-ts/lease-manager';
 import { standaloneGroup, type Command, type CommandGroup } from './command.js';
 import { createCompletionCommand } from './commands/completion.js';
@@ -23,7 +23,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { leasesGroup } from './commands/leases.js';
 import { statusCommand } from './commands/status.js';
 import { createStoreFactory, type CommandContext, type StoreFactory, type TextWriter } from './context.js';
-import { PROGRAM, VERSION, commandUsage, groupUsage, renderCommandHelp, renderGroupHelp, renderTopHelp, topUsage } from './help.js';
+import { PROGRAM, VERSION, commandUsage, groupUsage, manPage as renderManPage, renderCommandHelp, renderGroupHelp, renderTopHelp, topUsage } from './help.js';
 import { ArgReader, ETCD_FLAG_LIST, ETCD_FLAGS, envName, normalizeGoFlags, resolveEtcdOptions, type Env } from './options.js';
 
 export interface CliIo {
@@ -77,9 +77,10 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     const unknown = tokens.find((t) => t.startsWith('-') && !isTopLevelFlag(t));
     if (unknown !== undefined) return usageError(`unknown option \`${unknown.split('=')[0]}\``, topUsage(GROUPS));
     if (tokens.some((t) => t === '-h' || t === '--help')) return { kind: 'print', text: renderTopHelp(GROUPS) };
-    if (tokens.includes('--version')) return { kind: 'print', text: `${PROGRAM} ${VERSION}` };
+    if (tokens.includes('--version')) return { kind: 'print', text: versionLine(PROGRAM, VERSION) };
     return usageError('missing command', topUsage(GROUPS));
   }
+  if (tokens[groupIndex] === 'help') return helpFor(tokens.slice(groupIndex + 1).filter((t) => !t.startsWith('-')));
   const groupName = tokens[groupIndex]!;
   const group = GROUPS.find((g) => g.name === groupName);
   if (!group) return usageError(`unknown command \`${groupName}\``, topUsage(GROUPS));
@@ -115,6 +116,26 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     throw caught;
   }
 }
+
+/** `flannelctl help [group [command]]`: the same text as `--help` after those words. */
+function helpFor(words: readonly string[]): Invocation {
+  const [groupName, commandName, extra] = words;
+  if (groupName === undefined) return { kind: 'print', text: renderTopHelp(GROUPS) };
+  const group = GROUPS.find((g) => g.name === groupName);
+  if (!group) return { kind: 'usage-error', message: `unknown command \`${groupName}\``, usage: topUsage(GROUPS) };
+  if (group.standalone) {
+    if (commandName !== undefined) return { kind: 'usage-error', message: `unexpected argument \`${commandName}\``, usage: topUsage(GROUPS) };
+    return { kind: 'print', text: renderCommandHelp(group, group.commands[0]!) };
+  }
+  if (commandName === undefined) return { kind: 'print', text: renderGroupHelp(group) };
+  const command = group.commands.find((c) => c.name === commandName);
+  if (!command) return { kind: 'usage-error', message: `unknown command \`${group.name} ${commandName}\``, usage: groupUsage(group) };
+  if (extra !== undefined) return { kind: 'usage-error', message: `unexpected argument \`${extra}\``, usage: topUsage(GROUPS) };
+  return { kind: 'print', text: renderCommandHelp(group, command) };
+}
+
+/** The man page, for the build (scripts/write-man-page.mjs). */
+export const manPage = (): { program: string; page: string } => renderManPage(GROUPS);
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const out = (text: string) => void io.stdout.write(`${text}\n`);

@@ -455,8 +455,12 @@ describe('shell completion', () => {
   it('completes commands, options and option values in bash', () => {
     const complete = (...words: string[]) =>
       execFileSync('bash', ['-c', `${bash}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _flannelctl; echo "\${COMPREPLY[*]}"`], { encoding: 'utf8' }).trim();
-    expect(complete('flannelctl', '')).toBe('status doctor config leases completion');
+    expect(complete('flannelctl', '')).toBe('status doctor config leases completion help');
     expect(complete('flannelctl', 'leases', '')).toBe('list reserve revoke watch');
+    expect(complete('flannelctl', 'help', '')).toBe('status doctor config leases completion');
+    expect(complete('flannelctl', 'help', 'config', '')).toBe('set get validate');
+    // Exactly the backends flanneld has (alloc included).
+    expect(complete('flannelctl', 'config', 'set', '--backend', '')).toBe('alloc udp vxlan host-gw');
     expect(complete('flannelctl', '--etcd-endpoints', 'http://x:2379', 'leases', 'w')).toBe('watch');
     expect(complete('flannelctl', 'leases', 'watch', '--c')).toBe('--count');
     expect(complete('flannelctl', 'doctor', '--probe')).toBe('--probe-timeout');
@@ -473,10 +477,10 @@ describe('shell completion', () => {
     // compadd and _files stubbed to print what they would offer (zsh filters by the typed prefix itself).
     const complete = (...words: string[]) =>
       execFileSync('zsh', ['-c', `compdef() { :; }\n${zsh}\ncompadd() { [[ "$1" == "--" ]] && shift; print -r -- "$*"; }\n_files() { print -r -- FILES; }\nwords=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _flannelctl`], { encoding: 'utf8' }).trim();
-    expect(complete('flannelctl', '')).toBe('status doctor config leases completion');
+    expect(complete('flannelctl', '')).toBe('status doctor config leases completion help');
     expect(complete('flannelctl', 'leases', '')).toBe('list reserve revoke watch');
     expect(complete('flannelctl', 'completion', '')).toBe('bash zsh');
-    expect(complete('flannelctl', 'config', 'set', '--backend', '')).toBe('vxlan host-gw udp');
+    expect(complete('flannelctl', 'config', 'set', '--backend', '')).toBe('alloc udp vxlan host-gw');
     expect(complete('flannelctl', 'doctor', '--subnet-file', '')).toBe('FILES');
     expect(complete('flannelctl', 'leases', 'watch', '--')).toContain('--count');
   });

@@ -13,6 +13,7 @@ import {
   NO_PUBLIC_IP,
   type Backend,
   type BackendFactory,
+  type HostNetwork,
   type ExternalInterface,
   type Lease,
   type LeaseAttrs,
@@ -25,6 +26,7 @@ import { createMetrics, type MetricsSources } from './metrics.js';
 import { notifySystemd } from './sd-notify.js';
 import { checkWritable, readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { BACKENDS, checkBackendConfig } from '@flannel-ts/backends';
+import { createBlackholeRoutes } from './blackhole.js';
 import { findExternalInterface } from './external-interface.js';
 import { startHealthServer, type Readiness } from './health.js';
 import type { FlanneldOptions } from './options.js';
@@ -110,14 +112,16 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   log.info('network config found', { network: config.ipv4?.network.toString(), ipv6Network: config.ipv6?.network.toString(), backend: config.backendType });
 
   state.phase = 'choosing interface';
+  const host = createHostNetwork();
   const externalInterface = await findExternalInterface({
     iface: options.iface,
     ifaceRegex: options.ifaceRegex,
+    ifaceCanReach: options.ifaceCanReach,
     publicIp: options.publicIp,
     publicIpv6: options.publicIpv6,
     needIPv4: config.enableIPv4,
     needIPv6: config.enableIPv6,
-  });
+  }, host);
   log.info('using interface', {
     name: externalInterface.name,
     ip: externalInterface.ipv4 ?? externalInterface.ipv6,
@@ -127,7 +131,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   });
 
   state.phase = 'preparing backend';
-  await using backend = createBackend(config, externalInterface, log, signal, deps.backends ?? BACKENDS);
+  await using backend = createBackend(config, externalInterface, host, log, signal, deps.backends ?? BACKENDS);
   const registration = await backend.prepare();
 
   state.phase = 'acquiring lease';
@@ -146,6 +150,8 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   state.phase = 'setting up firewall';
   const firewall = await setUpFirewall(config, options, log);
   await firewall.apply(lease);
+  const blackhole = createBlackholeRoutes(host, options.ipBlackholeRoute, log);
+  await blackhole.sync(lease);
   const writeEnv = async (current: Lease) => {
     await writeSubnetEnv(options.subnetFile, {
       network: config.ipv4?.network,
@@ -248,16 +254,25 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
       state.conflict = `duplicate public IP: another host took over lease ${current.key}`;
     },
     onLeaseChanged: async (current) => {
+      const previousLease = state.lease;
       state.lease = current;
       state.conflict = undefined;
       peers.setOwn(current);
       await backend.attach(current);
       await firewall.apply(current).catch((err: unknown) => log.error('firewall rules for the new lease failed', { reason: errorMessage(err) }));
+      await blackhole.sync(current, previousLease);
       await writeEnv(current).catch((err: unknown) => log.error('writing subnet file failed', { reason: errorMessage(err) }));
     },
   });
 
-  await using _firewallResync = startPeriodic(options.iptablesResync * 1000, () => firewall.repair(state.lease ?? lease), signal);
+  await using _firewallResync = startPeriodic(
+    options.iptablesResync * 1000,
+    async () => {
+      await firewall.repair(state.lease ?? lease);
+      await blackhole.sync(state.lease ?? lease);
+    },
+    signal,
+  );
 
   state.phase = 'running';
   log.info('flanneld is running', { subnet: lease.key, backend: backend.type, peers: peers.peers().length });
@@ -313,9 +328,9 @@ async function readPreviousSubnetEnv(path: string, log: Logger): Promise<SubnetE
   }
 }
 
-function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, log: Logger, signal: AbortSignal, backends: Readonly<Record<string, BackendFactory<unknown>>>): Backend {
+function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, host: HostNetwork, log: Logger, signal: AbortSignal, backends: Readonly<Record<string, BackendFactory<unknown>>>): Backend {
   const { factory, config: backendConfig } = checkBackendConfig(config, backends);
-  return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, host: createHostNetwork(), signal });
+  return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, host, signal });
 }
 
 /** Acquires the lease, retrying while etcd is unreachable; other failures (e.g. a full network) are final. */

@@ -6,3 +6,4 @@ export { FLAGS, resolveOptions, normalizeArgv, envName, UsageError } from './opt
 export type { FlanneldOptions } from './options.js';
 export { selectExternalInterface, findExternalInterface } from './external-interface.js';
 export type { LinkInfo, InterfaceSelection } from './external-interface.js';
+export { manPage } from './help.js';

@@ -4,10 +4,10 @@
  */
 import { ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import { Etcd3, GRPCUnavailableError, GRPCDeadlineExceededError, EtcdWatchStreamEnded, isRecoverableError, type IOptions } from 'etcd3';
-import { FlannelError } from '@flannel-ts/core';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, FlannelError, endpointProblem } from '@flannel-ts/core';
 
-export const DEFAULT_ETCD_ENDPOINTS = ['http://127.0.0.1:4001', 'http://127.0.0.1:2379'] as const;
-export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
+// Defined in core (the CLIs' option tables need them without loading etcd3); kept here for existing importers.
+export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX };
 
 export interface EtcdConnectionOptions {
   readonly endpoints: readonly string[];
@@ -24,9 +24,8 @@ export function connectEtcd(options: EtcdConnectionOptions): Etcd3 {
     throw new FlannelError('USAGE', 'no etcd endpoints given: pass --etcd-endpoints, e.g. http://127.0.0.1:2379');
   }
   for (const endpoint of options.endpoints) {
-    if (!/^(https?|unix|unixs):\/\//.test(endpoint)) {
-      throw new FlannelError('USAGE', `etcd endpoint "${endpoint}" has no scheme: write it as http://host:port, https://host:port or unix:///path`);
-    }
+    const problem = endpointProblem(endpoint);
+    if (problem) throw new FlannelError('USAGE', problem);
   }
   const callTimeoutMs = options.callTimeoutMs ?? 10_000;
   const config: IOptions = {

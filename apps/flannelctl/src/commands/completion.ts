@@ -50,7 +50,12 @@ function commandNode(path: readonly string[], command: Command): Node {
 
 /** Every place on a command line where completion can be asked for. */
 export function completionNodes(groups: readonly CommandGroup[]): Node[] {
-  const nodes: Node[] = [{ path: [], words: groups.map((g) => g.name), files: false, options: [...ETCD_OPTIONS, ...HELP, '--version'] }];
+  const nodes: Node[] = [
+    { path: [], words: [...groups.map((g) => g.name), 'help'], files: false, options: [...ETCD_OPTIONS, ...HELP, '--version'] },
+    // `flannelctl help <command>` completes the command words.
+    { path: ['help'], words: groups.map((g) => g.name), files: false, options: [] },
+    ...groups.filter((g) => !g.standalone).map((g): Node => ({ path: ['help', g.name], words: g.commands.map((c) => c.name), files: false, options: [] })),
+  ];
   for (const group of groups) {
     if (group.standalone) {
       nodes.push(commandNode([group.name], group.commands[0]!));

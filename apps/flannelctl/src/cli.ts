@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { cac, type CAC } from 'cac';
 import { FlannelError, createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core';
-import { isRetryable } from '@flannel-ts/lease-manager';
+import { describeEtcdError, isRetryable, routeGrpcLogs } from '@flannel-ts/lease-manager';
 import { standaloneGroup, type Command, type CommandGroup } from './command.js';
 import { createCompletionCommand } from './commands/completion.js';
 import { configGroup } from './commands/config.js';
@@ -39,6 +39,8 @@ export interface CliIo {
   readonly etcdDeadlineMs?: number | undefined;
   /** Aborted on SIGINT/SIGTERM: `leases watch` then stops (exit 0), other commands are interrupted (exit 130). */
   readonly signal?: AbortSignal | undefined;
+  /** Takes over Node's process warnings so they reach the logger at debug level, not stderr (main.ts wires it). */
+  readonly routeProcessWarnings?: ((sink: (warning: Error) => void) => void) | undefined;
 }
 
 export const EXIT_OK = 0;
@@ -152,6 +154,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const { group, command, positionals, options: reader } = invocation;
 
   const log = createLineLogger({ write: err, level: 'warn', component: PROGRAM });
+  routeGrpcLogs(log.child('grpc'));
+  io.routeProcessWarnings?.((warning) => log.debug('node warning', { name: warning.name, message: warning.message }));
   const warn = (text: string) => err(`warning: ${text}`);
   let store: StoreFactory | undefined;
   let endpoints: readonly string[] = [];
@@ -212,19 +216,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 /** One message for a failed command; errors from etcd3 are named as such, with the endpoints. */
 function describeFailure(caught: unknown, storeOpened: boolean, endpoints: readonly string[]): string {
   if (isFlannelError(caught) || !storeOpened) return errorMessage(caught);
-  if (isRetryable(caught)) return `cannot reach etcd at ${endpoints.join(',')} (${oneLine(caught)}): ${UNREACHABLE_HINT}`;
+  if (isRetryable(caught)) return `cannot reach etcd at ${endpoints.join(',')} (${describeEtcdError(caught)}): ${UNREACHABLE_HINT}`;
   if (caught instanceof TypeError || caught instanceof RangeError || caught instanceof ReferenceError) return errorMessage(caught);
-  return `etcd request to ${endpoints.join(',')} failed: ${oneLine(caught)}`;
+  return `etcd request to ${endpoints.join(',')} failed: ${describeEtcdError(caught)}`;
 }
 
 const UNREACHABLE_HINT = `check that etcd runs there, or point flannelctl at it with --etcd-endpoints (or ${envName(ETCD_FLAGS.etcdEndpoints.flag)})`;
 
-function oneLine(err: unknown): string {
-  return errorMessage(err)
-    .split('\n')[0]!
-    .replace(/\s*Resolution note:.*$/, '')
-    .trim();
-}
 
 function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);

@@ -94,6 +94,8 @@ describe('usage errors exit 2 with the usage on stderr and nothing on stdout', (
     [['config', 'set', '10.1.0.0/16', '--file', 'x.json'], /--file writes the document as it is/],
     [['config', 'set', '10.1.0.0/16', '--ipv6-subnet-len', '64'], /--ipv6-subnet-len needs --ipv6-network/],
     [['leases', 'list', '--etcd-endpoints', '127.0.0.1:2379'], /has no scheme/],
+    [['leases', 'list', '--etcd-endpoints', 'http://127.0.0.1:notaport'], /has port "notaport", which is not a port number/],
+    [['leases', 'list', '--etcd-endpoints', 'ftp://127.0.0.1:2379'], /has scheme "ftp", which etcd does not speak/],
   ])('%j', async (argv, message) => {
     const result = await run(argv, { env: NO_ETCD });
     expect(result.code).toBe(2);

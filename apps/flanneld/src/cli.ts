@@ -14,6 +14,11 @@ export interface CliIo {
   readonly stdout: { write(text: string): unknown };
   readonly stderr: { write(text: string): unknown };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Takes over Node's process warnings (e.g. DEP0123 from TLS to an IP endpoint), so they reach the logger at debug
+   * level instead of stderr; main.ts wires it to `process`.
+   */
+  readonly routeProcessWarnings?: (sink: (warning: Error) => void) => void;
 }
 
 export type ParsedCommand = { kind: 'run'; options: FlanneldOptions } | { kind: 'help' } | { kind: 'version' };
@@ -69,7 +74,10 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
   const log: Logger = createLineLogger({ write: (line) => io.stderr.write(`${line}\n`), level: command.options.logLevel, format: command.options.logFormat, component: PROGRAM });
   try {
     // Loaded here, not at the top: --help and --version never load etcd3, grpc or the backends.
-    const { runDaemon } = await import('./daemon.js');
+    const [{ runDaemon }, { routeGrpcLogs }] = await Promise.all([import('./daemon.js'), import('@flannel-ts/lease-manager')]);
+    // Library output goes through the logger too: stderr carries only flanneld's own lines.
+    routeGrpcLogs(log.child('grpc'));
+    io.routeProcessWarnings?.((warning) => log.debug('node warning', { name: warning.name, message: warning.message }));
     await runDaemon(command.options, { ...deps, notifySocket: io.env['NOTIFY_SOCKET'], log });
     return 0;
   } catch (err) {

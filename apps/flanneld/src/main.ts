@@ -17,4 +17,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }, { signal: controller.signal });
+const routeProcessWarnings = (sink: (warning: Error) => void) => {
+  // Node's default listener prints each warning to stderr; the sink logs it instead.
+  process.removeAllListeners('warning');
+  process.on('warning', sink);
+};
+
+process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, routeProcessWarnings }, { signal: controller.signal });

@@ -11,7 +11,7 @@ import { errorMessage, IpNet, type IpFamily, type Lease, type NetworkConfig, typ
 import { peerEndpoint, parseVxlanConfig, planPeers, type FamilyView } from '@flannel-ts/backend-vxlan';
 import { planRoutes } from '@flannel-ts/backend-host-gw';
 import { createHostNetwork } from '@flannel-ts/host-net';
-import { isRetryable } from '@flannel-ts/lease-manager';
+import { describeEtcdError, isRetryable } from '@flannel-ts/lease-manager';
 import { readConfigLeniently } from '../read-config.js';
 import { DEFAULT_SUBNET_FILE, readSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { defineCommand, type Command } from '../command.js';
@@ -99,7 +99,7 @@ async function readStore(ctx: CommandContext, timeoutMs: number): Promise<StoreF
       'etcd',
     );
   } catch (err) {
-    const text = errorMessage(err).split('\n')[0]!.replace(/\s*Resolution note:.*$/, '').trim();
+    const text = describeEtcdError(err);
     return { ok: false, error: isRetryable(err) ? `unreachable (${text})` : text };
   }
 }

@@ -24,3 +24,5 @@ const routeProcessWarnings = (sink: (warning: Error) => void) => {
 };
 
 process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, routeProcessWarnings }, { signal: controller.signal });
+// Stopped by a signal and shut down: exit now, whatever a library still has pending (grpc closes its channels lazily).
+if (controller.signal.aborted) process.exit();

@@ -93,7 +93,7 @@ export const FLAGS: { readonly [K in keyof SetupCliOptions]-?: FlagSpec<SetupCli
   bridge: { flag: 'bridge', kind: 'string', value: '<name>', default: 'docker0', help: "Docker's bridge (when the daemon does not name it)", section: 'verify', parse: text },
   verifyTimeoutSeconds: { flag: 'verify-timeout', kind: 'string', value: '<seconds>', default: 60, help: 'how long Docker may take to come back on the new options', section: 'verify', parse: seconds },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print the outcome as JSON', section: 'output', parse: bool },
-  logLevel: { flag: 'log-level', kind: 'string', value: '<level>', default: 'warn', help: `log on stderr from this level: ${LOG_LEVELS.join(', ')}`, section: 'output', parse: logLevel },
+  logLevel: { flag: 'log-level', kind: 'string', value: '<level>', default: 'info', help: `log on stderr from this level: ${LOG_LEVELS.join(', ')}`, section: 'output', parse: logLevel },
 };
 
 export const FLAG_LIST: readonly FlagSpec<unknown>[] = Object.values(FLAGS);

@@ -11,6 +11,7 @@ import {
   FlannelError,
   errorMessage,
   NO_PUBLIC_IP,
+  waitProgress,
   type Backend,
   type BackendFactory,
   type HostNetwork,
@@ -21,7 +22,7 @@ import {
   type NetworkConfig,
 } from '@flannel-ts/core';
 import { createHostNetwork, createIptablesFirewall, createNftablesFirewall, type FirewallFamily } from '@flannel-ts/host-net';
-import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest, type EtcdConnectivity, type LeaseListing } from '@flannel-ts/lease-manager';
+import { EtcdRegistry, LeaseManager, connectEtcd, describeEtcdError, isRetryable, type AcquireRequest, type EtcdConnectivity, type LeaseListing } from '@flannel-ts/lease-manager';
 import { createMetrics, type MetricsSources } from './metrics.js';
 import { notifySystemd } from './sd-notify.js';
 import { checkWritable, readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
@@ -336,12 +337,15 @@ function createBackend(config: NetworkConfig, externalInterface: ExternalInterfa
 /** Acquires the lease, retrying while etcd is unreachable; other failures (e.g. a full network) are final. */
 async function acquireLease(manager: LeaseManager, request: AcquireRequest, log: Logger, signal: AbortSignal): Promise<{ lease: Lease; listing: LeaseListing } | undefined> {
   let delayMs = 500;
+  const progress = waitProgress(Date.now());
   while (!signal.aborted) {
     try {
       return await manager.acquireLeaseAndListing(request);
     } catch (err) {
       if (!isRetryable(err)) throw err;
       manager.connectivity.failed(err, 'acquiring lease');
+      const waited = progress.due(Date.now());
+      if (waited !== undefined) log.info('still waiting for etcd to take the subnet lease', { waitedSeconds: waited, reason: describeEtcdError(err) });
       await delay(delayMs, undefined, { signal }).catch(() => undefined);
       delayMs = Math.min(delayMs * 2, 10_000);
     }

@@ -27,3 +27,5 @@ export type { HostChange, HostNetwork, RouteEntry, AddressEntry, LinkEntry, Neig
 export { renderHelp, renderManPage, renderRows, optionNames, wrapText, versionLine } from './help.js';
 export type { HelpDocument, HelpSection, HelpOption } from './help.js';
 export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, endpointProblem } from './etcd-endpoint.js';
+export { waitProgress, WAIT_PROGRESS_EVERY_MS } from './wait-progress.js';
+export type { WaitProgress } from './wait-progress.js';

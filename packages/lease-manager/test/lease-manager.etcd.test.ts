@@ -243,3 +243,21 @@ describe('watchPeers', () => {
     expect(peer.key).toBe(watch.peers()[0]!.key);
   });
 });
+
+describe('waitForNetworkConfig', () => {
+  it('says every few seconds what it waits for, then returns the config once it is written', async () => {
+    await using h = await createHarness();
+    let clock = 0;
+    // Each read of the clock is a second later: the 5 s progress period passes within a few retries.
+    const manager = h.manager({ now: () => (clock += 1000) });
+    const controller = new AbortController();
+    const waiting = manager.waitForNetworkConfig(controller.signal, 5);
+    await waitFor(() => h.log.records.filter((r) => r.message === 'still waiting for a valid network config').length >= 2, { what: 'two progress lines' });
+    const lines = h.log.records.filter((r) => r.message === 'still waiting for a valid network config');
+    expect(lines[0]).toMatchObject({ level: 'info', fields: { key: '/coreos.com/network/config', reason: expect.stringMatching(/flannel config not found/) } });
+    expect(lines[1]!.fields!['waitedSeconds']).toBeGreaterThan(lines[0]!.fields!['waitedSeconds'] as number);
+    const writer = h.manager();
+    await writer.registry.putConfigText('{"Network":"10.1.0.0/16"}');
+    expect((await waiting)?.ipv4?.network.toString()).toBe('10.1.0.0/16');
+  });
+});

@@ -201,12 +201,13 @@ describe('leases list', () => {
     const table = await h.ctl(['leases', 'list']);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^SUBNET +PUBLIC IP +BACKEND +EXPIRES$/);
+    // The row renderer of `status`: the same columns.
+    expect(lines[0]).toMatch(/^SUBNET +PUBLIC IP +BACKEND +VTEP MAC +EXPIRES +RENEWED +FLAGS$/);
     expect(lines).toHaveLength(4);
     const row = (ip: string) => lines.find((l) => l.includes(` ${ip} `)) ?? '';
-    expect(row('192.0.2.1')).toMatch(new RegExp(`^${vxlanKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.1 +vxlan +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\((23h59m|24h0m)\\)$`));
-    expect(row('192.0.2.2')).toMatch(new RegExp(`^${udpKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.2 +- +\\d{4}-`));
-    expect(row('192.0.2.3')).toMatch(/^10\.1\.200\.0\/24 +192\.0\.2\.3 +- +reserved$/);
+    expect(row('192.0.2.1')).toMatch(new RegExp(`^${vxlanKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.1 +vxlan +c6:d2:32:6f:8f:44 +in (23h59m|24h0m) +\\d+s ago +-$`));
+    expect(row('192.0.2.2')).toMatch(new RegExp(`^${udpKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.2 +- +- +in `));
+    expect(row('192.0.2.3')).toMatch(/^10\.1\.200\.0\/24 +192\.0\.2\.3 +- +- +never +- +reserved$/);
     expect(table.stdout).not.toContain('IPV6');
     const warnings = table.stderr.trimEnd().split('\n');
     expect(warnings).toHaveLength(2);
@@ -217,6 +218,7 @@ describe('leases list', () => {
     expect(json.code).toBe(0);
     const leases = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
     expect(leases).toHaveLength(3);
+    // One JSON shape with status's hosts[]: camelCase throughout, numbers as numbers.
     expect(leases.find((l) => l['publicIP'] === '192.0.2.1')).toEqual({
       key: vxlanKey,
       subnet: vxlanKey.replace('-', '/'),
@@ -224,25 +226,25 @@ describe('leases list', () => {
       publicIP: '192.0.2.1',
       publicIPv6: null,
       backendType: 'vxlan',
-      backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' },
+      backendData: { vni: 1, vtepMac: 'c6:d2:32:6f:8f:44' },
       backendV6Data: null,
+      vtepMac: 'c6:d2:32:6f:8f:44',
       expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      expiresInSeconds: expect.any(Number),
+      renewedAt: expect.stringMatching(/^\d{4}-/),
+      renewedSecondsAgo: expect.any(Number),
       reserved: false,
+      flags: [],
+      notes: [],
     });
     const expiresAt = Date.parse(leases.find((l) => l['publicIP'] === '192.0.2.1')!['expiresAt'] as string);
     expect(Math.abs(expiresAt - (Date.now() + 24 * 3600_000))).toBeLessThan(10_000);
-    expect(leases.find((l) => l['publicIP'] === '192.0.2.3')).toEqual({
-      key: '10.1.200.0-24',
-      subnet: '10.1.200.0/24',
-      ipv6Subnet: null,
-      publicIP: '192.0.2.3',
-      publicIPv6: null,
-      backendType: null,
-      backendData: null,
-      backendV6Data: null,
-      expiresAt: null,
-      reserved: true,
-    });
+    expect(leases.find((l) => l['publicIP'] === '192.0.2.3')).toMatchObject({ key: '10.1.200.0-24', subnet: '10.1.200.0/24', expiresAt: null, expiresInSeconds: null, reserved: true, flags: ['reserved'] });
+    // status --json names the same leases with the same fields and the same expiry.
+    const status = JSON.parse((await h.ctl(['status', '--json'])).stdout) as { hosts: Array<Record<string, unknown>> };
+    const inStatus = status.hosts.find((l) => l['publicIP'] === '192.0.2.1')!;
+    expect(Object.keys(inStatus).sort()).toEqual(Object.keys(leases[0]!).sort());
+    expect(Math.abs(Date.parse(inStatus['expiresAt'] as string) - expiresAt)).toBeLessThanOrEqual(1000);
     expect(json.stderr).toMatch(/garbage/);
   });
 
@@ -251,7 +253,7 @@ describe('leases list', () => {
     await h.registry.putConfigText('{"Network":"10.1.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48"}');
     const key = await h.acquire('192.0.2.1', {});
     const table = await h.ctl(['leases', 'list']);
-    expect(table.stdout.split('\n')[0]).toMatch(/^SUBNET +IPV6 SUBNET +PUBLIC IP +BACKEND +EXPIRES$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^SUBNET +IPV6 SUBNET +PUBLIC IP +BACKEND +VTEP MAC +EXPIRES +RENEWED +FLAGS$/);
     expect(key).toContain('&');
     const json = JSON.parse((await h.ctl(['leases', 'list', '--json'])).stdout) as Array<Record<string, unknown>>;
     expect(json[0]?.['ipv6Subnet']).toMatch(/^fc00:0:0:[0-9a-f]+::\/64$/);

@@ -34,7 +34,7 @@ import {
 } from '../src/doctor/checks.js';
 import { exitCodeFor, fail, ok, renderFindings, warn } from '../src/doctor/findings.js';
 import { flanneldFlag, flanneldFlagAll, isFlanneldCommand, type HostLink, type PingResult } from '../src/doctor/host.js';
-import { classifyDelete, classifyPut, describeEvent, renderEventLine } from '../src/lease-events.js';
+import { classifyDelete, classifyPut, describeEvent, renderEventHeader, renderEventLine } from '../src/lease-events.js';
 import type { TimedLease } from '../src/lease-times.js';
 import { parseDuration } from '../src/options.js';
 import { run } from './helpers.js';
@@ -96,13 +96,16 @@ describe('status', () => {
   });
 
   it('counts capacity from the pool: leases outside it do not take a subnet', () => {
-    expect(report.capacity).toEqual({ family: 4, total: 255, leased: 2, reserved: 1, free: 252 });
+    expect(report.capacity).toEqual({ family: 4, total: 255, leased: 2, reserved: 1, outside: 1, free: 252 });
+    // The header adds up to the rows the footer counts.
+    const c = report.capacity!;
+    expect(c.leased + c.reserved + c.outside).toBe(report.summary.leases);
   });
 
   it('renders the config, the capacity, one row per lease, notes and a summary line', () => {
     const text = renderStatus(report);
     expect(text).toContain('Network:  10.1.0.0/16 (SubnetLen 24, 10.1.1.0 to 10.1.255.0)');
-    expect(text).toContain('Subnets:  255 total, 2 leased, 1 reserved, 252 free');
+    expect(text).toContain('Subnets:  255 total, 2 leased, 1 reserved, 252 free; 1 lease outside the config');
     expect(text).toMatch(/^SUBNET +PUBLIC IP +BACKEND +VTEP MAC +EXPIRES +RENEWED +FLAGS$/m);
     expect(text).toMatch(/^10\.1\.5\.0\/24 +192\.0\.2\.11 +vxlan +02:00:00:00:00:05 +in 23h0m +1m15s ago +-$/m);
     expect(text).toMatch(/^10\.1\.7\.0\/24 +192\.0\.2\.12 +- +- +never +- +duplicate-public-ip,reserved$/m);
@@ -146,9 +149,9 @@ describe('leases watch event kinds', () => {
     expect(classifyDelete(undefined, undefined)).toBe('removed');
   });
 
-  it('describes an event as one JSON object and one line', () => {
-    const event = describeEvent({ time: NOW, type: 'changed', subnetKey: '10.1.5.0-24', value: moved, previousValue: value, expiresAt: NOW + 24 * HOUR, revision: '42' });
-    expect(event).toEqual({
+  it('describes an event as a lease row (the shape of leases list) and one aligned line', () => {
+    const event = describeEvent({ time: NOW, type: 'changed', subnetKey: '10.1.5.0-24', value: moved, previousValue: value, expiresAt: NOW + 24 * HOUR, revision: 42 });
+    expect(event).toMatchObject({
       time: '2026-11-25T12:00:00.000Z',
       type: 'changed',
       key: '10.1.5.0-24',
@@ -157,20 +160,34 @@ describe('leases watch event kinds', () => {
       publicIP: '192.0.2.11',
       publicIPv6: null,
       backendType: 'vxlan',
-      backendData: { VNI: 1, VtepMAC: '02:00:00:00:00:06' },
+      backendData: { vni: 1, vtepMac: '02:00:00:00:00:06' },
+      vtepMac: '02:00:00:00:00:06',
       expiresAt: '2026-11-26T12:00:00Z',
-      previous: { publicIP: '192.0.2.11', backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '02:00:00:00:00:05' } },
-      revision: '42',
+      expiresInSeconds: 86_400,
+      reserved: false,
+      flags: [],
+      previous: { publicIP: '192.0.2.11', backendType: 'vxlan', backendData: { vni: 1, vtepMac: '02:00:00:00:00:05' } },
+      revision: 42,
     });
-    expect(renderEventLine(event, NOW)).toBe(
-      '2026-11-25T12:00:00.000Z  changed  10.1.5.0/24  192.0.2.11 vxlan  BackendData {"VNI":1,"VtepMAC":"02:00:00:00:00:05"} -> {"VNI":1,"VtepMAC":"02:00:00:00:00:06"}',
-    );
-    const added = describeEvent({ time: NOW, type: 'added', subnetKey: '10.1.5.0-24', value, expiresAt: NOW + 24 * HOUR, revision: '3' });
-    expect(renderEventLine(added, NOW)).toBe('2026-11-25T12:00:00.000Z  added    10.1.5.0/24  192.0.2.11 vxlan  expires 2026-11-26T12:00:00Z (in 24h0m)');
-    const expired = describeEvent({ time: NOW, type: 'expired', subnetKey: '10.1.5.0-24', value, expiresAt: undefined, revision: '9' });
-    expect(renderEventLine(expired, NOW)).toBe('2026-11-25T12:00:00.000Z  expired  10.1.5.0/24  192.0.2.11 vxlan  its etcd lease expired');
+    const added = describeEvent({ time: NOW, type: 'added', subnetKey: '10.1.5.0-24', value, expiresAt: NOW + 24 * HOUR, revision: 3 });
+    const expired = describeEvent({ time: NOW, type: 'expired', subnetKey: '10.1.5.0-24', value, expiresAt: undefined, revision: 9 });
     expect('previous' in expired).toBe(false);
+    // A value that is not a lease, written without an etcd lease: unreadable, not a reservation.
+    const garbage = describeEvent({ time: NOW, type: 'added', subnetKey: '10.1.9.0-24', value: 'not json', expiresAt: null, revision: 10 });
+    expect(garbage).toMatchObject({ reserved: false, flags: ['unreadable'], publicIP: null });
+    const lines = [renderEventHeader(), ...[added, event, expired, garbage].map(renderEventLine)];
+    expect(lines[1]).toMatch(/^2026-11-25T12:00:00\.000Z  added    10\.1\.5\.0\/24 +192\.0\.2\.11 +vxlan +02:00:00:00:00:05 +in 24h0m +- +expires 2026-11-26T12:00:00Z$/);
+    expect(lines[2]).toMatch(/changed .* BackendData \{"vni":1,"vtepMac":"02:00:00:00:00:05"\} -> \{"vni":1,"vtepMac":"02:00:00:00:00:06"\}$/);
+    expect(lines[3]).toMatch(/expired +10\.1\.5\.0\/24 .* its etcd lease expired$/);
+    expect(lines[4]).toMatch(/added +10\.1\.9\.0\/24 +- +- +- +- +unreadable +the value is not a lease: /);
+    // Columns line up: every cell of the lease row starts where its header does.
+    for (const header of ['SUBNET', 'PUBLIC IP', 'BACKEND', 'VTEP MAC', 'EXPIRES']) {
+      const column = lines[0]!.indexOf(header);
+      for (const line of lines.slice(1, 4)) expect(line.charAt(column - 1), `${header} in ${line}`).toBe(' ');
+      for (const line of lines.slice(1, 4)) expect(line.charAt(column), `${header} in ${line}`).not.toBe(' ');
+    }
   });
+
 });
 
 describe('doctor findings', () => {

@@ -7,85 +7,32 @@
 import { FlannelError, IpNet, normalizeIP, parseSubnetKey, type Lease, type LeaseAttrs, type LeaseSubnets } from '@flannel-ts/core';
 import { defineCommand, type CommandGroup } from '../command.js';
 import type { CommandContext } from '../context.js';
-import { formatRemaining, formatTime, renderTable } from '../format.js';
+import { leaseRow, renderLeaseTable } from '../lease-rows.js';
+import { listTimedLeases, renewedAgoMs } from '../lease-times.js';
 import { describeMisfit } from '../lease-fit.js';
-import { classifyDelete, classifyPut, describeEvent, renderEventLine, type KnownKey, type LeaseEventKind } from '../lease-events.js';
+import { classifyDelete, classifyPut, describeEvent, renderEventHeader, renderEventLine, type KnownKey, type LeaseEventKind } from '../lease-events.js';
 import { UsageError } from '../options.js';
 import { reportSkipped } from './config.js';
 
-/** One lease in `leases list --json`. */
-export interface LeaseJson {
-  readonly key: string;
-  readonly subnet: string | null;
-  readonly ipv6Subnet: string | null;
-  readonly publicIP: string;
-  readonly publicIPv6: string | null;
-  readonly backendType: string | null;
-  readonly backendData: unknown;
-  readonly backendV6Data: unknown;
-  /** ISO-8601; null for a reservation (or when the etcd lease ended while listing). */
-  readonly expiresAt: string | null;
-  readonly reserved: boolean;
-}
-
-export function leaseToJson(lease: Lease): LeaseJson {
-  return {
-    key: lease.key,
-    subnet: lease.subnet?.toString() ?? null,
-    ipv6Subnet: lease.ipv6Subnet?.toString() ?? null,
-    publicIP: lease.attrs.publicIP,
-    publicIPv6: lease.attrs.publicIPv6 ?? null,
-    backendType: lease.attrs.backendType ?? null,
-    backendData: lease.attrs.backendData ?? null,
-    backendV6Data: lease.attrs.backendV6Data ?? null,
-    expiresAt: typeof lease.expiresAt === 'number' ? formatTime(lease.expiresAt) : null,
-    reserved: lease.expiresAt === null,
-  };
-}
-
-function compareLeases(a: Lease, b: Lease): number {
-  const order = (x: IpNet | undefined, y: IpNet | undefined) => {
-    if (!x || !y) return x ? -1 : y ? 1 : 0;
-    return x.address < y.address ? -1 : x.address > y.address ? 1 : x.prefixLength - y.prefixLength;
-  };
-  return order(a.subnet, b.subnet) || order(a.ipv6Subnet, b.ipv6Subnet);
-}
-
-export function renderLeaseTable(leases: readonly Lease[], now: number): string {
-  const withV6Subnet = leases.some((l) => l.ipv6Subnet);
-  const withV6Ip = leases.some((l) => l.attrs.publicIPv6);
-  const headers = ['SUBNET', ...(withV6Subnet ? ['IPV6 SUBNET'] : []), 'PUBLIC IP', ...(withV6Ip ? ['PUBLIC IPV6'] : []), 'BACKEND', 'EXPIRES'];
-  const rows = leases.map((lease) => [
-    lease.subnet?.toString() ?? '-',
-    ...(withV6Subnet ? [lease.ipv6Subnet?.toString() ?? '-'] : []),
-    lease.attrs.publicIP,
-    ...(withV6Ip ? [lease.attrs.publicIPv6 ?? '-'] : []),
-    lease.attrs.backendType ?? '-',
-    formatExpiry(lease.expiresAt, now),
-  ]);
-  return renderTable(headers, rows);
-}
-
-function formatExpiry(expiresAt: number | null | undefined, now: number): string {
-  if (expiresAt === null) return 'reserved';
-  if (expiresAt === undefined) return 'unknown (etcd lease ended)';
-  return `${formatTime(expiresAt)} (${formatRemaining(expiresAt - now)})`;
-}
-
+/**
+ * Every lease as a row (the shape of `status` hosts[] and `leases watch` events), sorted by subnet. The clock is read
+ * once, so every expiry is computed from the same instant.
+ */
 export async function leasesList(args: { readonly json: boolean }, ctx: CommandContext): Promise<void> {
   const { registry } = await ctx.openStore();
-  const listing = await registry.listLeases({ withExpiry: true, now: ctx.now });
+  const now = ctx.now();
+  const listing = await listTimedLeases(registry, () => now);
   reportSkipped(listing.skipped, registry.subnetsPrefix, ctx);
-  const leases = [...listing.leases].sort(compareLeases);
+  const rows = listing.leases.map((timed) => leaseRow(timed.lease, now, { renewedAgoMs: renewedAgoMs(timed) }));
   if (args.json) {
-    ctx.out(JSON.stringify(leases.map(leaseToJson), null, 2));
+    ctx.out(JSON.stringify(rows, null, 2));
     return;
   }
-  if (leases.length === 0) {
+  if (rows.length === 0) {
     ctx.err(`no leases under ${registry.subnetsPrefix}`);
     return;
   }
-  ctx.out(renderLeaseTable(leases, ctx.now()));
+  ctx.out(renderLeaseTable(rows));
 }
 
 export interface ReserveArgs {
@@ -253,8 +200,9 @@ export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise
       type = classifyDelete(leaseId, leaseId === undefined ? undefined : await ttlOf(leaseId));
     }
     if (!parseSubnetKey(subnetKey).ok) ctx.warn(`${fullKey} is not a subnet key; showing it anyway`);
-    const line = describeEvent({ time: ctx.now(), type, subnetKey, value, previousValue: before?.value, expiresAt, revision: event.kv.mod_revision });
-    ctx.out(args.json ? JSON.stringify(line) : renderEventLine(line, ctx.now()));
+    const line = describeEvent({ time: ctx.now(), type, subnetKey, value, previousValue: before?.value, expiresAt, revision: Number(event.kv.mod_revision) });
+    if (!args.json && printed === 0) ctx.out(renderEventHeader());
+    ctx.out(args.json ? JSON.stringify(line) : renderEventLine(line));
     printed++;
     if (args.count !== undefined && printed >= args.count) finish({});
   };

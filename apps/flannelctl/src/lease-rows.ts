@@ -1,0 +1,188 @@
+/**
+ * One row per lease, for every command that shows leases: `status`, `leases list` and `leases watch` build the same
+ * LeaseRow (their --json shape: camelCase throughout, numbers as numbers, times from one clock reading per command)
+ * and print it through the same cells and columns.
+ *
+ * Everything a row shows comes from etcd and is untrusted. `display` is the one place that text enters terminal
+ * output; escaping control characters belongs there (and nowhere else).
+ */
+import { parseSubnetKey, type Lease, type LeaseSubnets } from '@flannel-ts/core';
+import { formatAgo, formatRemaining, formatTime, renderTable } from './format.js';
+
+export interface LeaseRow {
+  /** The subnet key as stored, e.g. `10.1.30.0-24`. */
+  readonly key: string;
+  readonly subnet: string | null;
+  readonly ipv6Subnet: string | null;
+  readonly publicIP: string | null;
+  readonly publicIPv6: string | null;
+  readonly backendType: string | null;
+  /** The lease's BackendData with camelCase keys (`{vni, vtepMac}`); null when there is none. */
+  readonly backendData: unknown;
+  /** BackendV6Data, the same way (a dual-stack vxlan lease's IPv6 VTEP). */
+  readonly backendV6Data: unknown;
+  readonly vtepMac: string | null;
+  /** ISO-8601 to the second; null for a reservation, or when the etcd lease ended. */
+  readonly expiresAt: string | null;
+  readonly expiresInSeconds: number | null;
+  /** When the current etcd lease was granted (the last renewal), ISO-8601; null when unknown. */
+  readonly renewedAt: string | null;
+  readonly renewedSecondsAgo: number | null;
+  /** A reservation: a lease key without an etcd lease. */
+  readonly reserved: boolean;
+  /** What needs a look, e.g. `duplicate-public-ip`, `expiring`, `unreadable`. */
+  readonly flags: readonly string[];
+  /** Why each flag is set, in words. */
+  readonly notes: readonly string[];
+}
+
+export interface RowTiming {
+  /** How long ago the etcd lease behind the key was granted (ms), when known. */
+  readonly renewedAgoMs?: number | undefined;
+}
+
+/** `VtepMAC` -> `vtepMac`, `VNI` -> `vni`, `DirectRouting` -> `directRouting`. */
+export function camelKey(key: string): string {
+  const words = key.match(/[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+|[0-9]+/g) ?? [key];
+  return words.map((word, i) => (i === 0 ? word.toLowerCase() : word.charAt(0).toUpperCase() + word.slice(1).toLowerCase())).join('');
+}
+
+/** An object's keys in camelCase (one level: flannel's Backend and BackendData objects are flat). */
+export function camelKeys(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [camelKey(key), inner]));
+}
+
+/** The VtepMAC a vxlan lease publishes (keys are case-insensitive, as flannel reads them). */
+export function vtepMacOf(lease: Lease): string | undefined {
+  const data = lease.attrs.backendData;
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
+  const mac = Object.entries(data).find(([key]) => key.toLowerCase() === 'vtepmac')?.[1];
+  return typeof mac === 'string' ? mac : undefined;
+}
+
+/** A decoded lease as a row, at `now` (read once per command). */
+export function leaseRow(lease: Lease, now: number, timing: RowTiming = {}, flags: readonly string[] = [], notes: readonly string[] = []): LeaseRow {
+  const remainingMs = typeof lease.expiresAt === 'number' ? lease.expiresAt - now : undefined;
+  const renewedMs = timing.renewedAgoMs;
+  const reserved = lease.expiresAt === null;
+  return {
+    key: lease.key,
+    subnet: lease.subnet?.toString() ?? null,
+    ipv6Subnet: lease.ipv6Subnet?.toString() ?? null,
+    publicIP: lease.attrs.publicIP,
+    publicIPv6: lease.attrs.publicIPv6 ?? null,
+    backendType: lease.attrs.backendType ?? null,
+    backendData: camelKeys(lease.attrs.backendData ?? null),
+    backendV6Data: camelKeys(lease.attrs.backendV6Data ?? null),
+    vtepMac: vtepMacOf(lease) ?? null,
+    expiresAt: typeof lease.expiresAt === 'number' ? formatTime(lease.expiresAt) : null,
+    expiresInSeconds: remainingMs === undefined ? null : Math.max(0, Math.round(remainingMs / 1000)),
+    renewedAt: renewedMs === undefined ? null : formatTime(now - renewedMs),
+    renewedSecondsAgo: renewedMs === undefined ? null : Math.round(renewedMs / 1000),
+    reserved,
+    flags: [...flags, ...(reserved && !flags.includes('reserved') ? ['reserved'] : [])],
+    notes,
+  };
+}
+
+/** A key whose value is not a lease (not JSON, or the wrong shape): shown as such, never as a reservation. */
+export function unreadableRow(key: string, reason: string): LeaseRow {
+  const subnets: LeaseSubnets | undefined = (() => {
+    const parsed = parseSubnetKey(key);
+    return parsed.ok ? parsed.value : undefined;
+  })();
+  return {
+    key,
+    subnet: subnets?.subnet?.toString() ?? null,
+    ipv6Subnet: subnets?.ipv6Subnet?.toString() ?? null,
+    publicIP: null,
+    publicIPv6: null,
+    backendType: null,
+    backendData: null,
+    backendV6Data: null,
+    vtepMac: null,
+    expiresAt: null,
+    expiresInSeconds: null,
+    renewedAt: null,
+    renewedSecondsAgo: null,
+    reserved: false,
+    flags: ['unreadable'],
+    notes: [`the value is not a lease: ${reason}`],
+  };
+}
+
+/**
+ * The one place etcd-derived text enters terminal output. It is the identity for now; escaping of control
+ * characters (issue 10) goes here, so every command that prints a row gets it.
+ */
+export function display(text: string): string {
+  return text;
+}
+
+export type LeaseColumn = 'subnet' | 'ipv6Subnet' | 'publicIP' | 'backend' | 'vtepMac' | 'expires' | 'renewed' | 'flags';
+
+const HEADERS: Record<LeaseColumn, string> = {
+  subnet: 'SUBNET',
+  ipv6Subnet: 'IPV6 SUBNET',
+  publicIP: 'PUBLIC IP',
+  backend: 'BACKEND',
+  vtepMac: 'VTEP MAC',
+  expires: 'EXPIRES',
+  renewed: 'RENEWED',
+  flags: 'FLAGS',
+};
+
+/** Widths of the streamed `leases watch` columns (a table cannot be measured before its rows arrive). */
+export const STREAM_WIDTHS: Readonly<Record<LeaseColumn, number>> = {
+  subnet: 18,
+  ipv6Subnet: 24,
+  publicIP: 15,
+  backend: 7,
+  vtepMac: 17,
+  expires: 10,
+  renewed: 8,
+  flags: 0,
+};
+
+/** The text of each column for a row. */
+export function leaseCells(row: LeaseRow): Record<LeaseColumn, string> {
+  return {
+    subnet: display(row.subnet ?? row.key),
+    ipv6Subnet: display(row.ipv6Subnet ?? '-'),
+    publicIP: display(row.publicIP ?? '-'),
+    backend: display(row.backendType ?? '-'),
+    vtepMac: display(row.vtepMac ?? '-'),
+    expires: row.reserved ? 'never' : row.expiresInSeconds === null ? (row.flags.includes('unreadable') ? '-' : 'ending') : `in ${formatRemaining(row.expiresInSeconds * 1000)}`,
+    renewed: row.renewedSecondsAgo === null ? '-' : `${formatAgo(row.renewedSecondsAgo * 1000)} ago`,
+    flags: row.flags.length > 0 ? row.flags.join(',') : '-',
+  };
+}
+
+/** The columns for a set of rows: IPv6 subnets only when a row has one. */
+export function leaseColumns(rows: readonly LeaseRow[], withIpv6?: boolean): LeaseColumn[] {
+  const v6 = withIpv6 ?? rows.some((row) => row.ipv6Subnet !== null);
+  return ['subnet', ...(v6 ? ['ipv6Subnet' as const] : []), 'publicIP', 'backend', 'vtepMac', 'expires', 'renewed', 'flags'];
+}
+
+/** Rows as an aligned table under upper-case headers. */
+export function renderLeaseTable(rows: readonly LeaseRow[], columns: readonly LeaseColumn[] = leaseColumns(rows)): string {
+  return renderTable(
+    columns.map((c) => HEADERS[c]),
+    rows.map((row) => {
+      const cells = leaseCells(row);
+      return columns.map((c) => cells[c]);
+    }),
+  );
+}
+
+/** The header of a streamed table, aligned like `renderLeaseLine`. */
+export function renderLeaseHeader(columns: readonly LeaseColumn[], prefix: readonly [string, number][] = []): string {
+  return [...prefix.map(([text, width]) => text.padEnd(width)), ...columns.map((c) => HEADERS[c].padEnd(STREAM_WIDTHS[c]))].join('  ').trimEnd();
+}
+
+/** One row of a streamed table (fixed widths; a longer cell pushes the rest right but keeps its text whole). */
+export function renderLeaseLine(row: LeaseRow, columns: readonly LeaseColumn[], prefix: readonly [string, number][] = [], overrides: Partial<Record<LeaseColumn, string>> = {}): string {
+  const cells = { ...leaseCells(row), ...overrides };
+  return [...prefix.map(([text, width]) => text.padEnd(width)), ...columns.map((c) => cells[c].padEnd(STREAM_WIDTHS[c]))].join('  ').trimEnd();
+}

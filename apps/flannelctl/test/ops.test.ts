@@ -25,6 +25,7 @@ import {
   checkLease,
   checkMtu,
   checkPeers,
+  expectedMtu,
   checkReady,
   checkSubnetEnv,
   checkVxlanEntries,
@@ -321,6 +322,26 @@ describe('doctor checks', () => {
     expect(mine.fix).toContain('flannelctl leases revoke 10.1.9.0-24');
     expect(checkDuplicatePublicIPs(p1, [timed(own), timed(p1), timed(dup)]).status).toBe('warn');
     expect(checkDuplicatePublicIPs(own, [timed(own), timed(p1)]).status).toBe('ok');
+    // A peer lease claiming another address of this host (the own lease names 192.0.2.11, the host also has .111).
+    const claimer = vxlanLease('10.1.10.0/24', '192.0.2.111', '02:00:00:00:00:10', NOW + 23 * HOUR);
+    const claimed = checkDuplicatePublicIPs(own, [timed(own), timed(p1), timed(claimer)], new Set(['192.0.2.11', '192.0.2.111']));
+    expect(claimed).toMatchObject({ status: 'fail', message: '10.1.10.0/24 claims 192.0.2.111, an address of this host: peers route that subnet to this host, which does not serve it' });
+    expect(claimed.fix).toContain('flannelctl leases revoke 10.1.10.0-24');
+    const reservedHere = lease('10.1.11.0/24', { publicIP: '192.0.2.111' }, null);
+    expect(checkDuplicatePublicIPs(own, [timed(own), timed(reservedHere)], new Set(['192.0.2.11', '192.0.2.111'])).status).toBe('warn');
+  });
+
+  it('knows each backend\'s MTU rule and its path between hosts', () => {
+    const eth0 = { name: 'eth0', mtu: 1500 } as Parameters<typeof expectedMtu>[1];
+    expect(expectedMtu({ type: 'vxlan', source: 'config', devices: [] }, eth0, CONFIG)).toMatchObject({ mtu: 1450, why: 'eth0 MTU 1500 - 50 (vxlan)' });
+    expect(expectedMtu({ type: 'udp', source: 'config', devices: [] }, eth0, CONFIG)).toMatchObject({ mtu: 1472, why: 'eth0 MTU 1500 - 28 (udp)' });
+    expect(expectedMtu({ type: 'host-gw', source: 'config', devices: [] }, eth0, CONFIG)).toMatchObject({ mtu: 1500, why: 'eth0 MTU 1500 (host-gw adds no header)' });
+    expect(expectedMtu({ type: 'alloc', source: 'config', devices: [] }, eth0, CONFIG)).toMatchObject({ mtu: 1500, why: 'eth0 MTU 1500 (alloc has no data path: the interface MTU)' });
+    const silentPeer = (backend: string) =>
+      checkPeers({ probes: [{ lease: p1, gateway: '10.1.6.1', gatewayAnswer: silent, publicAnswer: answered, deviceAnswer: silent }], skipped: [], backend, timeoutMs: 1000 })[0]!.fix;
+    expect(silentPeer('vxlan')).toBe('check the vxlan path: UDP 8472 (or the configured Port) open between the hosts, then run flannelctl doctor on 192.0.2.12');
+    expect(silentPeer('udp')).toMatch(/^check the udp path: UDP 8285 .*, then run flannelctl doctor on 192\.0\.2\.12$/);
+    expect(silentPeer('host-gw')).toMatch(/^check the host-gw path: both hosts on one layer-2 segment.*, then run flannelctl doctor on 192\.0\.2\.12$/);
   });
 
   it('reads readiness from the health endpoint', () => {
@@ -369,7 +390,7 @@ describe('doctor checks', () => {
     expect(tooBig[1]).toMatchObject({ check: 'peer-mtu', status: 'fail', message: expect.stringContaining('1450-byte packets (FLANNEL_MTU) to 10.1.6.1 (192.0.2.12) do not get through') });
     const reserved = lease('10.1.9.0/24', { publicIP: '192.0.2.19' }, null);
     expect(checkPeers({ probes: [], skipped: [{ lease: reserved, reason: 'backend type (none) is not vxlan' }], backend: 'vxlan', timeoutMs: 1000 })).toEqual([
-      warn('peer', '10.1.9.0/24 (reserved for 192.0.2.19) is not reachable through vxlan: backend type (none) is not vxlan', 'fine until that host joins; its flanneld then publishes its backend data'),
+      warn('peer', '10.1.9.0/24 (reserved for 192.0.2.19) is not probed: backend type (none) is not vxlan', 'fine until that host joins; its flanneld then publishes its backend data'),
     ]);
   });
 });

@@ -115,3 +115,13 @@ export function helpDocument(): HelpDocument {
 export const helpText = (): string => renderHelp(helpDocument());
 /** The man page, for the build (scripts/write-man-page.mjs). */
 export const manPage = (): { program: string; page: string } => ({ program: PROGRAM, page: renderManPage(helpDocument()) });
+
+/** The flags as the Markdown table of README.md (a test keeps the two equal). */
+export function flagTable(): string {
+  const rows = (Object.keys(FLAGS) as (keyof FlanneldOptions)[]).map((key) => {
+    const option = optionRow(key);
+    const name = `\`${option.short === option.flag ? '-' : '--'}${option.flag}${option.value ? ` ${option.value}` : ''}\``;
+    return `| ${name} | ${option.env ? `\`${option.env}\`` : '(none)'} | ${option.default ? `\`${option.default}\`` : ''} | ${option.help.replace(/\|/g, '\\|')} |`;
+  });
+  return ['| flag | environment | default | meaning |', '|---|---|---|---|', ...rows, '| `-h`, `--help` | | | show this help |'].join('\n');
+}

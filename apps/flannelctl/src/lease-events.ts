@@ -118,7 +118,7 @@ const TYPE_WIDTH = 7;
 
 /** The header line of `leases watch`, aligned with its event lines. */
 export function renderEventHeader(): string {
-  return `${renderLeaseHeader(WATCH_COLUMNS, [['TIME', TIME_WIDTH], ['EVENT', TYPE_WIDTH]])}  DETAIL`;
+  return `${renderLeaseHeader(WATCH_COLUMNS, [['TIME', TIME_WIDTH], ['EVENT', TYPE_WIDTH]])}  DETAIL`.trimEnd();
 }
 
 /** One aligned line: time, kind, the lease row's cells, and what happened. */
@@ -134,5 +134,5 @@ export function renderEventLine(event: LeaseEventJson): string {
     // A deleted key expires no more.
     gone ? { expires: '-' } : {},
   );
-  return `${line}  ${eventDetail(event)}`;
+  return `${line}  ${eventDetail(event)}`.trimEnd();
 }

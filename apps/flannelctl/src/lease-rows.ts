@@ -142,7 +142,7 @@ export const STREAM_WIDTHS: Readonly<Record<LeaseColumn, number>> = {
   vtepMac: 17,
   expires: 10,
   renewed: 8,
-  flags: 0,
+  flags: 11,
 };
 
 /** The text of each column for a row. */
@@ -176,13 +176,13 @@ export function renderLeaseTable(rows: readonly LeaseRow[], columns: readonly Le
   );
 }
 
-/** The header of a streamed table, aligned like `renderLeaseLine`. */
+/** The header of a streamed table, aligned like `renderLeaseLine` (padded: the caller appends or trims). */
 export function renderLeaseHeader(columns: readonly LeaseColumn[], prefix: readonly [string, number][] = []): string {
-  return [...prefix.map(([text, width]) => text.padEnd(width)), ...columns.map((c) => HEADERS[c].padEnd(STREAM_WIDTHS[c]))].join('  ').trimEnd();
+  return [...prefix.map(([text, width]) => text.padEnd(width)), ...columns.map((c) => HEADERS[c].padEnd(STREAM_WIDTHS[c]))].join('  ');
 }
 
-/** One row of a streamed table (fixed widths; a longer cell pushes the rest right but keeps its text whole). */
+/** One row of a streamed table (fixed widths; a longer cell pushes the rest right but keeps its text whole; padded). */
 export function renderLeaseLine(row: LeaseRow, columns: readonly LeaseColumn[], prefix: readonly [string, number][] = [], overrides: Partial<Record<LeaseColumn, string>> = {}): string {
   const cells = { ...leaseCells(row), ...overrides };
-  return [...prefix.map(([text, width]) => text.padEnd(width)), ...columns.map((c) => cells[c].padEnd(STREAM_WIDTHS[c]))].join('  ').trimEnd();
+  return [...prefix.map(([text, width]) => text.padEnd(width)), ...columns.map((c) => cells[c].padEnd(STREAM_WIDTHS[c]))].join('  ');
 }

@@ -15,7 +15,6 @@
 import { readFile } from 'node:fs/promises';
 import { cac, type CAC } from 'cac';
 import { FlannelError, createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core';
-import { describeEtcdError, isRetryable, routeGrpcLogs } from '@flannel-ts/lease-manager';
 import { standaloneGroup, type Command, type CommandGroup } from './command.js';
 import { createCompletionCommand } from './commands/completion.js';
 import { configGroup } from './commands/config.js';
@@ -154,7 +153,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const { group, command, positionals, options: reader } = invocation;
 
   const log = createLineLogger({ write: err, level: 'warn', component: PROGRAM });
-  routeGrpcLogs(log.child('grpc'));
   io.routeProcessWarnings?.((warning) => log.debug('node warning', { name: warning.name, message: warning.message }));
   const warn = (text: string) => err(`warning: ${text}`);
   let store: StoreFactory | undefined;
@@ -204,7 +202,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return code ?? EXIT_OK;
   } catch (caught) {
     if (isFlannelError(caught, 'USAGE')) return usageError(caught.message, commandUsage(group, command));
-    err(`error: ${describeFailure(caught, store?.opened === true, endpoints)}`);
+    // etcd3 is loaded once a store was opened (never for help, version or completion).
+    const etcd = store?.opened ? await import('@flannel-ts/lease-manager') : undefined;
+    err(`error: ${describeFailure(caught, endpoints, etcd)}`);
     return EXIT_FAILED;
   } finally {
     clearTimeout(timer);
@@ -214,8 +214,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 /** One message for a failed command; errors from etcd3 are named as such, with the endpoints. */
-function describeFailure(caught: unknown, storeOpened: boolean, endpoints: readonly string[]): string {
-  if (isFlannelError(caught) || !storeOpened) return errorMessage(caught);
+function describeFailure(
+  caught: unknown,
+  endpoints: readonly string[],
+  etcd: { describeEtcdError(err: unknown): string; isRetryable(err: unknown): boolean } | undefined,
+): string {
+  if (isFlannelError(caught) || !etcd) return errorMessage(caught);
+  const { describeEtcdError, isRetryable } = etcd;
   if (isRetryable(caught)) return `cannot reach etcd at ${endpoints.join(',')} (${describeEtcdError(caught)}): ${UNREACHABLE_HINT}`;
   if (caught instanceof TypeError || caught instanceof RangeError || caught instanceof ReferenceError) return errorMessage(caught);
   return `etcd request to ${endpoints.join(',')} failed: ${describeEtcdError(caught)}`;

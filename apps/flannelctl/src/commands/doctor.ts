@@ -11,7 +11,6 @@ import { errorMessage, IpNet, type IpFamily, type Lease, type NetworkConfig, typ
 import { peerEndpoint, parseVxlanConfig, planPeers, type FamilyView } from '@flannel-ts/backend-vxlan';
 import { planRoutes } from '@flannel-ts/backend-host-gw';
 import { createHostNetwork } from '@flannel-ts/host-net';
-import { describeEtcdError, isRetryable } from '@flannel-ts/lease-manager';
 import { readConfigLeniently } from '../read-config.js';
 import { DEFAULT_SUBNET_FILE, readSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { defineCommand, type Command } from '../command.js';
@@ -99,6 +98,7 @@ async function readStore(ctx: CommandContext, timeoutMs: number): Promise<StoreF
       'etcd',
     );
   } catch (err) {
+    const { describeEtcdError, isRetryable } = await import('@flannel-ts/lease-manager');
     const text = describeEtcdError(err);
     return { ok: false, error: isRetryable(err) ? `unreachable (${text})` : text };
   }

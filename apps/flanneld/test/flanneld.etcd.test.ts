@@ -96,14 +96,17 @@ describe('flanneld with the alloc backend', () => {
     expect(await subnetKeys(etcd)).toEqual([]);
   });
 
-  it('honours SIGTERM within a second while waiting for the config', async () => {
+  it('honours SIGTERM within a second while waiting for the config; --log-format=json writes one object a line', async () => {
     await using etcd = await startEtcd();
     await using dir = await createTempDir();
-    const flanneld = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile: join(dir.path, 'subnet.env') });
-    await flanneld.waitForOutput(/waiting for a valid network config/);
+    const flanneld = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile: join(dir.path, 'subnet.env'), args: ['--log-format=json'] });
+    await flanneld.waitForOutput(/"msg":"waiting for a valid network config"/);
     const started = Date.now();
     expect(await flanneld.stop('SIGTERM')).toBe(0);
     expect(Date.now() - started).toBeLessThan(1000);
+    const lines = flanneld.output().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const line of lines) expect(Object.keys(line).slice(0, 4)).toEqual(['time', 'level', 'component', 'msg']);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'info', component: 'flanneld', msg: 'using etcd', tls: false, auth: false }));
   });
 
   it('fails with a clear message for a backend this build does not have', async () => {

@@ -16,9 +16,10 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 # System packages: etcd for the store, iproute2/iptables/nftables for the data path, iperf3/socat for benchmarks,
-# docker.io and busybox-static for the Docker end-to-end test and demo (no Docker service is started here).
+# docker.io and busybox-static for the Docker end-to-end test and demo (no Docker service is started here),
+# containernetworking-plugins (bridge, host-local in /usr/lib/cni) and podman for the CNI plugin's tests.
 need=()
-for pkg in etcd-server etcd-client iproute2 iptables nftables iputils-ping iperf3 socat util-linux docker.io busybox-static; do
+for pkg in etcd-server etcd-client iproute2 iptables nftables iputils-ping iperf3 socat util-linux docker.io busybox-static containernetworking-plugins podman; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -240,9 +240,10 @@ describe('flannelctl status, doctor and leases watch on a 3-host vxlan lab', () 
       const status = JSON.parse(await lab.flannelctl(['status', '--json'])) as StatusJson;
       const flagged = status.hosts.filter((h) => h.flags.includes('duplicate-public-ip'));
       expect(flagged.map((h) => h.subnet).sort()).toEqual([(await subnetOf(h2)).toString(), spare].sort());
-      expect(status.hosts.find((h) => h.subnet === spare)!.flags).toEqual(['duplicate-public-ip', 'reserved']);
+      // Until its owner rewrites it, a reservation has no BackendType: peers do not program it (admission).
+      expect(status.hosts.find((h) => h.subnet === spare)!.flags).toEqual(['duplicate-public-ip', 'rejected', 'reserved']);
       const text = await lab.flannelctl(['status']);
-      expect(text.trimEnd().split('\n').at(-1)).toBe('4 leases (1 reserved), 2 flagged: 2 duplicate-public-ip');
+      expect(text.trimEnd().split('\n').at(-1)).toBe('4 leases (1 reserved), 2 flagged: 2 duplicate-public-ip, 1 rejected');
 
       const run = await doctor(h2);
       expect(run.code).toBe(1);

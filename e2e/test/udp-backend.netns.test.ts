@@ -71,8 +71,22 @@ describe('udp backend, 3 hosts', () => {
       await sendDatagram(lab.switchNamespace, '192.0.2.1', lab.hosts[0]!.underlayIp, innerUdpPacket(c2.ip, c1.ip, 9999, 'from-stranger'));
       await sendDatagram(lab.hosts[1]!.name, lab.hosts[1]!.underlayIp, lab.hosts[0]!.underlayIp, innerUdpPacket(c2.ip, c1.ip, 9999, 'from-peer'));
       await waitFor(() => received().includes('from-peer'), { what: 'the datagram sent by the peer' });
-      await new Promise((r) => setTimeout(r, 300));
+      // From the peer's own address, but spoofed: an inner source in host 3's subnet, and one aimed at host 3
+      // through host 1 (an inner destination outside host 1's subnet). Neither may reach a container.
+      const c3 = containers[2]!;
+      await sendDatagram(lab.hosts[1]!.name, lab.hosts[1]!.underlayIp, lab.hosts[0]!.underlayIp, innerUdpPacket(c3.ip, c1.ip, 9999, 'spoofed-source'));
+      const relayed = await listenUdp(c3, 9999);
+      try {
+        await sendDatagram(lab.hosts[1]!.name, lab.hosts[1]!.underlayIp, lab.hosts[0]!.underlayIp, innerUdpPacket(c2.ip, c3.ip, 9999, 'wrong-destination'));
+        await sendDatagram(lab.hosts[1]!.name, lab.hosts[1]!.underlayIp, lab.hosts[0]!.underlayIp, innerUdpPacket(c2.ip, c1.ip, 9999, 'from-peer-again'));
+        await waitFor(() => received().includes('from-peer-again'), { what: 'legitimate traffic after the spoofed datagrams' });
+        await new Promise((r) => setTimeout(r, 300));
+        expect(relayed()).not.toContain('wrong-destination');
+      } finally {
+        relayed.stop();
+      }
       expect(received()).not.toContain('from-stranger');
+      expect(received()).not.toContain('spoofed-source');
       // From the peer too: a runt and a packet that is not IPv4 are dropped.
       await sendDatagram(lab.hosts[1]!.name, lab.hosts[1]!.underlayIp, lab.hosts[0]!.underlayIp, Buffer.from('runt'));
       const notIPv4 = innerUdpPacket(c2.ip, c1.ip, 9999, 'not-ipv4');
@@ -94,6 +108,8 @@ describe('udp backend, 3 hosts', () => {
     expect(output).toMatch(/udp data path counters .*dropUnknownSender=1\b/);
     expect(output).toMatch(/udp data path counters .*dropTtlExpired=1\b/);
     expect(output).toMatch(/udp data path counters .*dropNotIPv4=[1-9]/);
+    expect(output).toMatch(/udp data path counters .*dropSpoofedSource=1\b/);
+    expect(output).toMatch(/udp data path counters .*dropWrongDestination=1\b/);
     await lab.startFlanneld(h1);
     await waitFor(async () => (await ping(c1, c2.ip, ['-c', '1', '-W', '1'])).ok, { timeoutMs: 15_000, what: 'host 1 back' });
   });

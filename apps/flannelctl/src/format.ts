@@ -1,9 +1,15 @@
-/** Text rendering for human-readable output: aligned tables, key/value blocks, times and durations. */
+/**
+ * Text rendering for human-readable output: aligned tables, key/value blocks, times and durations. Every cell and
+ * value goes through core's printable(): what etcd holds is untrusted, and a newline or escape sequence in a lease
+ * must not forge a row or drive the terminal.
+ */
+import { printable } from '@flannel-ts/core';
 
 const COLUMN_GAP = '   ';
 
 /** Left-aligned columns under upper-case headers; the last column is not padded. */
-export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+export function renderTable(headers: readonly string[], unsafeRows: readonly (readonly string[])[]): string {
+  const rows = unsafeRows.map((row) => row.map(printable));
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells
@@ -16,7 +22,7 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
 /** `Label:  value` lines with the values aligned. */
 export function renderFields(fields: readonly (readonly [string, string])[]): string {
   const width = Math.max(...fields.map(([label]) => label.length)) + 1;
-  return fields.map(([label, value]) => `${`${label}:`.padEnd(width)}  ${value}`).join('\n');
+  return fields.map(([label, value]) => `${`${label}:`.padEnd(width)}  ${printable(value)}`).join('\n');
 }
 
 /** ISO-8601 in UTC to the second (etcd TTLs are whole seconds, so milliseconds would be noise). */

@@ -91,7 +91,7 @@ function eventDetail(event: LeaseEventJson): string {
   switch (event.type) {
     case 'added':
     case 'renewed':
-      if (event.flags.includes('unreadable')) return event.notes.join('; ');
+      if (event.flags.includes('unreadable')) return display(event.notes.join('; '));
       return event.expiresAt ? `expires ${event.expiresAt}` : 'reserved (no expiry)';
     case 'changed': {
       const before = event.previous;

@@ -4,9 +4,9 @@
  * and print it through the same cells and columns.
  *
  * Everything a row shows comes from etcd and is untrusted. `display` is the one place that text enters terminal
- * output; escaping control characters belongs there (and nowhere else).
+ * output: it escapes control characters (core's printable).
  */
-import { parseSubnetKey, type Lease, type LeaseSubnets } from '@flannel-ts/core';
+import { parseSubnetKey, printable, type Lease, type LeaseSubnets, type Rejection, type RejectionReason } from '@flannel-ts/core';
 import { formatAgo, formatRemaining, formatTime, renderTable } from './format.js';
 
 export interface LeaseRow {
@@ -34,6 +34,8 @@ export interface LeaseRow {
   readonly flags: readonly string[];
   /** Why each flag is set, in words. */
   readonly notes: readonly string[];
+  /** Why flanneld on every host refuses to program this lease (core's admission decision), or null. */
+  readonly rejection: { readonly reason: RejectionReason; readonly detail: string } | null;
 }
 
 export interface RowTiming {
@@ -61,8 +63,12 @@ export function vtepMacOf(lease: Lease): string | undefined {
   return typeof mac === 'string' ? mac : undefined;
 }
 
-/** A decoded lease as a row, at `now` (read once per command). */
-export function leaseRow(lease: Lease, now: number, timing: RowTiming = {}, flags: readonly string[] = [], notes: readonly string[] = []): LeaseRow {
+/** A decoded lease as a row, at `now` (read once per command); a rejected lease is flagged, with the reason. */
+export function leaseRow(lease: Lease, now: number, timing: RowTiming = {}, flags: readonly string[] = [], notes: readonly string[] = [], rejection?: Rejection): LeaseRow {
+  if (rejection) {
+    flags = [...flags, 'rejected'];
+    notes = [...notes, `rejected (${rejection.reason}): ${rejection.detail}; no flanneld programs it, fix or revoke the key`];
+  }
   const remainingMs = typeof lease.expiresAt === 'number' ? lease.expiresAt - now : undefined;
   const renewedMs = timing.renewedAgoMs;
   const reserved = lease.expiresAt === null;
@@ -83,6 +89,7 @@ export function leaseRow(lease: Lease, now: number, timing: RowTiming = {}, flag
     reserved,
     flags: [...flags, ...(reserved && !flags.includes('reserved') ? ['reserved'] : [])],
     notes,
+    rejection: rejection ? { reason: rejection.reason, detail: rejection.detail } : null,
   };
 }
 
@@ -109,23 +116,22 @@ export function unreadableRow(key: string, reason: string): LeaseRow {
     reserved: false,
     flags: ['unreadable'],
     notes: [`the value is not a lease: ${reason}`],
+    rejection: null,
   };
 }
 
-/**
- * The one place etcd-derived text enters terminal output. It is the identity for now; escaping of control
- * characters (issue 10) goes here, so every command that prints a row gets it.
- */
+/** The one place etcd-derived text enters terminal output: control characters escaped, so every command that prints a row gets it. */
 export function display(text: string): string {
-  return text;
+  return printable(text);
 }
 
-export type LeaseColumn = 'subnet' | 'ipv6Subnet' | 'publicIP' | 'backend' | 'vtepMac' | 'expires' | 'renewed' | 'flags';
+export type LeaseColumn = 'subnet' | 'ipv6Subnet' | 'publicIP' | 'publicIPv6' | 'backend' | 'vtepMac' | 'expires' | 'renewed' | 'flags';
 
 const HEADERS: Record<LeaseColumn, string> = {
   subnet: 'SUBNET',
   ipv6Subnet: 'IPV6 SUBNET',
   publicIP: 'PUBLIC IP',
+  publicIPv6: 'PUBLIC IPV6',
   backend: 'BACKEND',
   vtepMac: 'VTEP MAC',
   expires: 'EXPIRES',
@@ -138,6 +144,7 @@ export const STREAM_WIDTHS: Readonly<Record<LeaseColumn, number>> = {
   subnet: 18,
   ipv6Subnet: 24,
   publicIP: 15,
+  publicIPv6: 24,
   backend: 7,
   vtepMac: 17,
   expires: 10,
@@ -148,9 +155,11 @@ export const STREAM_WIDTHS: Readonly<Record<LeaseColumn, number>> = {
 /** The text of each column for a row. */
 export function leaseCells(row: LeaseRow): Record<LeaseColumn, string> {
   return {
-    subnet: display(row.subnet ?? row.key),
+    // A rejected key may name another lease's subnet (an alias): show the key too.
+    subnet: display(row.flags.includes('rejected') ? `${row.subnet ?? '-'} (key ${row.key})` : (row.subnet ?? row.key)),
     ipv6Subnet: display(row.ipv6Subnet ?? '-'),
     publicIP: display(row.publicIP ?? '-'),
+    publicIPv6: display(row.publicIPv6 ?? '-'),
     backend: display(row.backendType ?? '-'),
     vtepMac: display(row.vtepMac ?? '-'),
     expires: row.reserved ? 'never' : row.expiresInSeconds === null ? (row.flags.includes('unreadable') ? '-' : 'ending') : `in ${formatRemaining(row.expiresInSeconds * 1000)}`,
@@ -159,10 +168,11 @@ export function leaseCells(row: LeaseRow): Record<LeaseColumn, string> {
   };
 }
 
-/** The columns for a set of rows: IPv6 subnets only when a row has one. */
-export function leaseColumns(rows: readonly LeaseRow[], withIpv6?: boolean): LeaseColumn[] {
-  const v6 = withIpv6 ?? rows.some((row) => row.ipv6Subnet !== null);
-  return ['subnet', ...(v6 ? ['ipv6Subnet' as const] : []), 'publicIP', 'backend', 'vtepMac', 'expires', 'renewed', 'flags'];
+/** The columns for a set of rows: the IPv6 ones only when a row has IPv6. */
+export function leaseColumns(rows: readonly LeaseRow[]): LeaseColumn[] {
+  const v6Subnet = rows.some((row) => row.ipv6Subnet !== null);
+  const v6Ip = rows.some((row) => row.publicIPv6 !== null);
+  return ['subnet', ...(v6Subnet ? ['ipv6Subnet' as const] : []), 'publicIP', ...(v6Ip ? ['publicIPv6' as const] : []), 'backend', 'vtepMac', 'expires', 'renewed', 'flags'];
 }
 
 /** Rows as an aligned table under upper-case headers. */
@@ -185,4 +195,9 @@ export function renderLeaseHeader(columns: readonly LeaseColumn[], prefix: reado
 export function renderLeaseLine(row: LeaseRow, columns: readonly LeaseColumn[], prefix: readonly [string, number][] = [], overrides: Partial<Record<LeaseColumn, string>> = {}): string {
   const cells = { ...leaseCells(row), ...overrides };
   return [...prefix.map(([text, width]) => text.padEnd(width)), ...columns.map((c) => cells[c].padEnd(STREAM_WIDTHS[c]))].join('  ');
+}
+
+/** The notes of rows, one line each under the row's subnet (its key when rejected), for below a table. */
+export function renderLeaseNotes(rows: readonly LeaseRow[]): string[] {
+  return rows.flatMap((row) => row.notes.map((note) => display(`  ${row.flags.includes('rejected') ? row.key : (row.subnet ?? row.key)}: ${note}`)));
 }

@@ -201,13 +201,16 @@ describe('leases list', () => {
     const table = await h.ctl(['leases', 'list']);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    // The row renderer of `status`: the same columns.
+    // The row renderer of `status`: the same columns. A udp lease and a reservation without BackendType on a vxlan
+    // network: shown, flagged, explained below.
     expect(lines[0]).toMatch(/^SUBNET +PUBLIC IP +BACKEND +VTEP MAC +EXPIRES +RENEWED +FLAGS$/);
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(8);
+    expect(lines.slice(4, 6)).toEqual(['', 'Notes:']);
     const row = (ip: string) => lines.find((l) => l.includes(` ${ip} `)) ?? '';
     expect(row('192.0.2.1')).toMatch(new RegExp(`^${vxlanKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.1 +vxlan +c6:d2:32:6f:8f:44 +in (23h59m|24h0m) +\\d+s ago +-$`));
-    expect(row('192.0.2.2')).toMatch(new RegExp(`^${udpKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.2 +- +- +in `));
-    expect(row('192.0.2.3')).toMatch(/^10\.1\.200\.0\/24 +192\.0\.2\.3 +- +- +never +- +reserved$/);
+    expect(row('192.0.2.2')).toMatch(new RegExp(`^${udpKey.replace('-', '/').replace(/\./g, '\\.')} \\(key ${udpKey.replace(/\./g, '\\.')}\\) +192\\.0\\.2\\.2 +- +- +in .* rejected$`));
+    expect(row('192.0.2.3')).toMatch(/^10\.1\.200\.0\/24 \(key 10\.1\.200\.0-24\) +192\.0\.2\.3 +- +- +never +- +rejected,reserved$/);
+    expect(lines).toContain(`  10.1.200.0-24: rejected (wrong-backend-type): BackendType is empty but the network's backend is vxlan; no flanneld programs it, fix or revoke the key`);
     expect(table.stdout).not.toContain('IPV6');
     const warnings = table.stderr.trimEnd().split('\n');
     expect(warnings).toHaveLength(2);
@@ -236,10 +239,19 @@ describe('leases list', () => {
       reserved: false,
       flags: [],
       notes: [],
+      rejection: null,
     });
     const expiresAt = Date.parse(leases.find((l) => l['publicIP'] === '192.0.2.1')!['expiresAt'] as string);
     expect(Math.abs(expiresAt - (Date.now() + 24 * 3600_000))).toBeLessThan(10_000);
-    expect(leases.find((l) => l['publicIP'] === '192.0.2.3')).toMatchObject({ key: '10.1.200.0-24', subnet: '10.1.200.0/24', expiresAt: null, expiresInSeconds: null, reserved: true, flags: ['reserved'] });
+    expect(leases.find((l) => l['publicIP'] === '192.0.2.3')).toMatchObject({
+      key: '10.1.200.0-24',
+      subnet: '10.1.200.0/24',
+      expiresAt: null,
+      expiresInSeconds: null,
+      reserved: true,
+      flags: ['rejected', 'reserved'],
+      rejection: { reason: 'wrong-backend-type', detail: "BackendType is empty but the network's backend is vxlan" },
+    });
     // status --json names the same leases with the same fields and the same expiry.
     const status = JSON.parse((await h.ctl(['status', '--json'])).stdout) as { hosts: Array<Record<string, unknown>> };
     const inStatus = status.hosts.find((l) => l['publicIP'] === '192.0.2.1')!;
@@ -251,9 +263,10 @@ describe('leases list', () => {
   it('adds IPv6 columns only when a lease has IPv6', async () => {
     await using h = await createHarness();
     await h.registry.putConfigText('{"Network":"10.1.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48"}');
-    const key = await h.acquire('192.0.2.1', {});
+    const key = await h.acquire('192.0.2.1', { publicIPv6: '2001:db8::1' });
     const table = await h.ctl(['leases', 'list']);
-    expect(table.stdout.split('\n')[0]).toMatch(/^SUBNET +IPV6 SUBNET +PUBLIC IP +BACKEND +VTEP MAC +EXPIRES +RENEWED +FLAGS$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^SUBNET +IPV6 SUBNET +PUBLIC IP +PUBLIC IPV6 +BACKEND +VTEP MAC +EXPIRES +RENEWED +FLAGS$/);
+    expect(table.stdout).not.toContain('rejected');
     expect(key).toContain('&');
     const json = JSON.parse((await h.ctl(['leases', 'list', '--json'])).stdout) as Array<Record<string, unknown>>;
     expect(json[0]?.['ipv6Subnet']).toMatch(/^fc00:0:0:[0-9a-f]+::\/64$/);

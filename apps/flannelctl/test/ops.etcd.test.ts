@@ -83,15 +83,15 @@ describe('status', () => {
     expect(own.renewedSecondsAgo).toBeLessThan(10);
     expect(Date.parse(own.renewedAt!)).toBeLessThan(Date.now());
     expect(bySubnet.get('10.1.20.0/24')!.flags).toEqual(['duplicate-public-ip', 'expiring']);
-    expect(bySubnet.get('10.1.30.0/24')).toMatchObject({ flags: ['duplicate-public-ip', 'reserved'], reserved: true, expiresInSeconds: null, renewedSecondsAgo: null });
-    expect(bySubnet.get('10.9.0.0/24')!.flags).toEqual(['outside-config']);
-    expect(report.summary).toEqual({ leases: 4, flagged: 3, counts: { 'duplicate-public-ip': 2, expiring: 1, 'outside-config': 1, reserved: 1 } });
+    expect(bySubnet.get('10.1.30.0/24')).toMatchObject({ flags: ['duplicate-public-ip', 'rejected', 'reserved'], reserved: true, expiresInSeconds: null, renewedSecondsAgo: null });
+    expect(bySubnet.get('10.9.0.0/24')!.flags).toEqual(['outside-config', 'rejected']);
+    expect(report.summary).toEqual({ leases: 4, flagged: 3, counts: { 'duplicate-public-ip': 2, expiring: 1, 'outside-config': 1, rejected: 2, reserved: 1 } });
 
     const text = await h.ctl(['status']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^Subnets: +255 total, 2 leased, 1 reserved, 252 free; 1 lease outside the config$/m);
     expect(text.stdout).toMatch(/^10\.1\.20\.0\/24 +192\.0\.2\.12 +vxlan +02:00:00:00:00:12 +in 9m\d+s +\ds ago +duplicate-public-ip,expiring$/m);
-    expect(text.stdout.trimEnd().split('\n').at(-1)).toBe('4 leases (1 reserved), 3 flagged: 2 duplicate-public-ip, 1 expiring, 1 outside-config');
+    expect(text.stdout.trimEnd().split('\n').at(-1)).toBe('4 leases (1 reserved), 3 flagged: 2 duplicate-public-ip, 1 expiring, 1 outside-config, 2 rejected');
 
     // A 5-minute warning no longer flags the 10-minute lease.
     const relaxed = JSON.parse((await h.ctl(['status', '--json', '--expiry-warning', '5m'])).stdout) as { hosts: HostRow[] };

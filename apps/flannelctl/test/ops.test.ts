@@ -86,14 +86,17 @@ describe('status', () => {
     expect(report.hosts.map((h) => [h.subnet, h.flags])).toEqual([
       ['10.1.5.0/24', []],
       ['10.1.6.0/24', ['duplicate-public-ip', 'expiring']],
-      ['10.1.7.0/24', ['duplicate-public-ip', 'reserved']],
-      ['10.2.0.0/24', ['outside-config']],
+      ['10.1.7.0/24', ['duplicate-public-ip', 'rejected', 'reserved']],
+      ['10.2.0.0/24', ['outside-config', 'rejected']],
     ]);
     expect(report.hosts[1]!.notes.join(' ')).toMatch(/also held by 10\.1\.7\.0\/24.*expires in 30m0s/);
     expect(report.hosts[3]!.notes[0]).toContain('10.2.0.0/24 is outside Network 10.1.0.0/16');
     expect(report.hosts[0]).toMatchObject({ vtepMac: '02:00:00:00:00:05', renewedSecondsAgo: 75, expiresInSeconds: 23 * 3600, expiresAt: '2026-11-26T11:00:00Z', renewedAt: '2026-11-25T11:58:45Z' });
     expect(report.hosts[2]).toMatchObject({ reserved: true, expiresAt: null, renewedAt: null });
-    expect(report.summary).toEqual({ leases: 4, flagged: 3, counts: { 'duplicate-public-ip': 2, expiring: 1, 'outside-config': 1, reserved: 1 } });
+    // Peers do not program a reservation without BackendType, nor a subnet outside Network (core's admission).
+    expect(report.hosts[2]!.rejection).toEqual({ reason: 'wrong-backend-type', detail: "BackendType is empty but the network's backend is vxlan" });
+    expect(report.hosts[3]!.rejection?.reason).toBe('outside-network');
+    expect(report.summary).toEqual({ leases: 4, flagged: 3, counts: { 'duplicate-public-ip': 2, expiring: 1, 'outside-config': 1, rejected: 2, reserved: 1 } });
   });
 
   it('counts capacity from the pool: leases outside it do not take a subnet', () => {
@@ -109,9 +112,10 @@ describe('status', () => {
     expect(text).toContain('Subnets:  255 total, 2 leased, 1 reserved, 252 free; 1 lease outside the config');
     expect(text).toMatch(/^SUBNET +PUBLIC IP +BACKEND +VTEP MAC +EXPIRES +RENEWED +FLAGS$/m);
     expect(text).toMatch(/^10\.1\.5\.0\/24 +192\.0\.2\.11 +vxlan +02:00:00:00:00:05 +in 23h0m +1m15s ago +-$/m);
-    expect(text).toMatch(/^10\.1\.7\.0\/24 +192\.0\.2\.12 +- +- +never +- +duplicate-public-ip,reserved$/m);
+    expect(text).toMatch(/^10\.1\.7\.0\/24 \(key 10\.1\.7\.0-24\) +192\.0\.2\.12 +- +- +never +- +duplicate-public-ip,rejected,reserved$/m);
+    expect(text).toContain('  10.2.0.0-24: rejected (outside-network): 10.2.0.0/24 is outside Network 10.1.0.0/16; no flanneld programs it, fix or revoke the key');
     expect(text).toContain('Notes:\n  10.1.6.0/24: public IP 192.0.2.12 is also held by 10.1.7.0/24');
-    expect(text.split('\n').at(-1)).toBe('4 leases (1 reserved), 3 flagged: 2 duplicate-public-ip, 1 expiring, 1 outside-config');
+    expect(text.split('\n').at(-1)).toBe('4 leases (1 reserved), 3 flagged: 2 duplicate-public-ip, 1 expiring, 1 outside-config, 2 rejected');
   });
 
   it('says so when nothing is flagged, and when the config is missing', () => {

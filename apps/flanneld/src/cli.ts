@@ -72,6 +72,11 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
     return 0;
   }
   const log: Logger = createLineLogger({ write: (line) => io.stderr.write(`${line}\n`), level: command.options.logLevel, format: command.options.logFormat, component: PROGRAM });
+  if (passwordOnCommandLine(argv)) {
+    log.warn('--etcd-password on the command line is visible to every user in /proc/<pid>/cmdline and in ps', {
+      fix: 'pass it in FLANNELD_ETCD_PASSWORD instead (e.g. an EnvironmentFile= readable by root only)',
+    });
+  }
   try {
     // Loaded here, not at the top: --help and --version never load etcd3, grpc or the backends.
     const [{ runDaemon }, { routeGrpcLogs }] = await Promise.all([import('./daemon.js'), import('@flannel-ts/lease-manager')]);
@@ -84,4 +89,9 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
     log.error('flanneld failed', { reason: errorMessage(err) });
     return isFlannelError(err, 'USAGE') || err instanceof UsageError ? 2 : 1;
   }
+}
+
+/** True when the etcd password came from the command line (any spelling flanneld accepts), not the environment. */
+export function passwordOnCommandLine(argv: readonly string[]): boolean {
+  return normalizeArgv(argv).some((arg) => arg === '--etcd-password' || arg.startsWith('--etcd-password='));
 }

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   FlannelError,
+  assertClearOfUnderlay,
   errorMessage,
   NO_PUBLIC_IP,
   waitProgress,
@@ -113,7 +114,10 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   log.info('network config found', { network: config.ipv4?.network.toString(), ipv6Network: config.ipv6?.network.toString(), backend: config.backendType });
 
   state.phase = 'choosing interface';
-  const host = createHostNetwork();
+  // Backends (and the blackhole routes) only ever route overlay subnets: the host network refuses any route outside
+  // Network / IPv6Network.
+  const confineRoutesTo = [config.ipv4?.network, config.ipv6?.network].filter((network) => network !== undefined);
+  const host = createHostNetwork({ confineRoutesTo });
   const externalInterface = await findExternalInterface({
     iface: options.iface,
     ifaceRegex: options.ifaceRegex,
@@ -123,6 +127,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
     needIPv4: config.enableIPv4,
     needIPv6: config.enableIPv6,
   }, host);
+  assertClearOfUnderlay(config, { name: externalInterface.name, cidrs: externalInterface.cidrs ?? [] });
   log.info('using interface', {
     name: externalInterface.name,
     ip: externalInterface.ipv4 ?? externalInterface.ipv6,
@@ -172,23 +177,27 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   let resyncNow: (() => Promise<void>) | undefined;
   let reconciled = false;
   let conflictKey: string | undefined;
-  await using peers = manager.watchPeers(lease, {
+  await using peers = manager.watchPeers({ config, own: lease, ownPublicIPs: [attrs.publicIP, attrs.publicIPv6] }, {
     signal,
     initial: listing,
-    onBatch: async (batch) => {
-      for (const event of batch) {
-        // The conflict ends when the other lease goes away.
-        if (event.type === 'removed' && event.lease.key === conflictKey) {
-          state.conflict = undefined;
-          conflictKey = undefined;
-          log.info('duplicate public IP resolved', { subnet: event.lease.key });
-        }
-        if (event.type === 'added' && event.lease.attrs.publicIP === attrs.publicIP && attrs.publicIP !== NO_PUBLIC_IP) {
-          conflictKey = event.lease.key;
-          state.conflict = `duplicate public IP: lease ${event.lease.key} also claims ${attrs.publicIP}`;
-          log.error('duplicate public IP: another lease claims this host\'s address', { subnet: event.lease.key, publicIP: attrs.publicIP, fix: 'give each host its own --public-ip (or interface address)' });
+    onAdmission: (update) => {
+      for (const { lease: rejected, rejection } of update.rejected) {
+        metrics.rejections.inc({ reason: rejection.reason });
+        // A peer lease naming this host's address: another host is configured with it (or spoofs it).
+        if (rejection.reason === 'own-public-ip') {
+          conflictKey = rejected.key;
+          state.conflict = `duplicate public IP: lease ${rejected.key} also claims ${attrs.publicIP}`;
+          log.error('duplicate public IP: another lease claims this host\'s address', { subnet: rejected.key, publicIP: attrs.publicIP, fix: 'give each host its own --public-ip (or interface address)' });
         }
       }
+      // The conflict ends when the other lease goes away or stops naming this host.
+      if (conflictKey !== undefined && update.cleared.some((cleared) => cleared.key === conflictKey)) {
+        log.info('duplicate public IP resolved', { subnet: conflictKey });
+        state.conflict = undefined;
+        conflictKey = undefined;
+      }
+    },
+    onBatch: async (batch) => {
       // One line per peer for the usual small batches; a summary for a large listing (thousands of hosts).
       const detail = batch.length <= 20 ? log.info.bind(log) : log.debug.bind(log);
       for (const event of batch) detail(event.type === 'added' ? 'peer added' : 'peer removed', { subnet: event.lease.key, publicIP: event.lease.attrs.publicIP });
@@ -215,25 +224,28 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
       } catch (err) {
         metrics.programmingErrors.inc();
         log.warn('programming peers failed, reconciling', { reason: errorMessage(err) });
-        await resyncNow?.();
+        // Queued behind this batch (awaiting it here would wait for ourselves).
+        void resyncNow?.();
       }
     },
   });
   await peers.synced;
   // Reconcile periodically too: repairs drift such as a deleted device or route.
-  resyncNow = async () => {
-    const current = peers.peers();
-    try {
-      await backend.resync(current);
-      state.peersProgrammed = current.length;
-    } catch (err) {
-      metrics.programmingErrors.inc();
-      log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
-    }
-  };
+  // Runs between batches, never alongside one; batches resume after it with what changed meanwhile.
+  resyncNow = () =>
+    peers.reconcile(async (current) => {
+      try {
+        await backend.resync(current);
+        state.peersProgrammed = current.length;
+      } catch (err) {
+        metrics.programmingErrors.inc();
+        log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
+      }
+    });
   metricsSources = {
     leaseExpiresAt: () => state.lease?.expiresAt,
     peersKnown: () => peers.peers().length,
+    peersRejected: () => peers.rejected(),
     peersProgrammed: () => state.peersProgrammed,
     etcd: manager.connectivity,
     backend,

@@ -184,6 +184,7 @@ export function selectExternalInterface(
     ipv6,
     publicIP: selection.needIPv4 ? selection.publicIp || ipv4 : undefined,
     publicIPv6: selection.needIPv6 ? selection.publicIpv6 || ipv6 : undefined,
+    cidrs: chosen.addresses.filter((a) => a.scope !== 'host' && a.scope !== 'link').map((a) => `${a.address}/${a.prefixLength}`),
   };
 }
 

@@ -15,8 +15,32 @@ export interface HealthServer extends AsyncDisposable {
   readonly port: number;
 }
 
-export async function startHealthServer(options: { host: string; port: number; readiness: () => Readiness; metrics?: () => Promise<{ contentType: string; body: string }>; log: Logger }): Promise<HealthServer> {
-  const server = createServer((req, res) => {
+/**
+ * Limits for a root daemon's HTTP port: a client that sends its request slowly (or never) is cut off after a few
+ * seconds, and the number of open connections is capped, so no client can hold the daemon's descriptors.
+ */
+export const HEALTH_LIMITS = { headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxConnections: 64 } as const;
+
+export interface HealthServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly readiness: () => Readiness;
+  readonly metrics?: () => Promise<{ contentType: string; body: string }>;
+  readonly log: Logger;
+  readonly limits?: Partial<typeof HEALTH_LIMITS>;
+}
+
+export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
+  const limits = { ...HEALTH_LIMITS, ...options.limits };
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two timeouts above on this interval (default 30 s): often enough to honour a few seconds.
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { 'content-type': 'text/plain' }).end('method not allowed\n');
@@ -33,7 +57,11 @@ export async function startHealthServer(options: { host: string; port: number; r
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  });
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  // A connection that goes quiet (after a request, or before sending anything) is closed too.
+  server.setTimeout(limits.requestTimeoutMs, (socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());

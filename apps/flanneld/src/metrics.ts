@@ -3,12 +3,14 @@
  * counted twice, and the data path is never touched by the metrics code.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Backend } from '@flannel-ts/core';
+import { REJECTION_REASONS, type Backend, type RejectedLease } from '@flannel-ts/core';
 import type { EtcdConnectivity } from '@flannel-ts/lease-manager';
 
 export interface MetricsSources {
   leaseExpiresAt(): number | null | undefined;
   peersKnown(): number;
+  /** Peer leases admission refused (never programmed). */
+  peersRejected(): readonly RejectedLease[];
   peersProgrammed(): number;
   readonly etcd: EtcdConnectivity;
   readonly backend: Backend;
@@ -17,6 +19,8 @@ export interface MetricsSources {
 export interface DaemonMetrics {
   readonly registry: Registry;
   readonly programmingErrors: Counter;
+  /** Counts each lease admission rejected, by reason, when it is rejected (not per resync). */
+  readonly rejections: Counter<'reason'>;
 }
 
 export function createMetrics(sources: () => MetricsSources | undefined): DaemonMetrics {
@@ -42,6 +46,21 @@ export function createMetrics(sources: () => MetricsSources | undefined): Daemon
   gauge('flanneld_etcd_reachable', '1 while etcd answers, 0 during an outage.', (s) => (s.etcd.reachable ? 1 : 0));
   gauge('flanneld_etcd_outages', 'Times etcd became unreachable since start.', (s) => s.etcd.outages);
   gauge('flanneld_etcd_watch_restarts', 'Times a lease watch was re-established since start.', (s) => s.etcd.watchRestarts);
+  const rejectedNow = new Gauge({
+    name: 'flanneld_peer_leases_rejected',
+    help: 'Peer leases in etcd that admission refuses to program, by reason (see flannelctl status).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const s = sources();
+      if (!s) return;
+      const counts = new Map<string, number>(REJECTION_REASONS.map((reason) => [reason, 0]));
+      for (const { rejection } of s.peersRejected()) counts.set(rejection.reason, (counts.get(rejection.reason) ?? 0) + 1);
+      for (const [reason, value] of counts) this.set({ reason }, value);
+    },
+  });
+  void rejectedNow;
+  const rejections = new Counter({ name: 'flanneld_peer_lease_rejections_total', help: 'Peer leases rejected by admission since start, by reason.', labelNames: ['reason'] as const, registers: [registry] });
   const programmingErrors = new Counter({ name: 'flanneld_programming_errors_total', help: 'Batches or reconciles the backend failed to apply.', registers: [registry] });
   const dataPath = new Gauge({
     name: 'flanneld_datapath',
@@ -55,5 +74,5 @@ export function createMetrics(sources: () => MetricsSources | undefined): Daemon
     },
   });
   void dataPath;
-  return { registry, programmingErrors };
+  return { registry, programmingErrors, rejections };
 }

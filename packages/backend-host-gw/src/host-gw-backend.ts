@@ -74,11 +74,11 @@ class HostGwBackend implements Backend {
   readonly type = HOST_GW_TYPE;
   readonly #deps: BackendDeps;
   readonly #log: Logger;
-  /** Peer leases by subnet identity, never the own lease. */
+  /** Peer leases by key, never the own lease. */
   readonly #peers = new Map<string, Lease>();
   #own: Lease | undefined;
-  /** The plan last sent to the kernel. */
-  #planned: PlannedRoute[] = [];
+  /** The routes last sent to the kernel, by destination. */
+  #planned = new Map<string, PlannedRoute>();
   /** apply, attach and resync run one at a time: each reads and replaces `#planned`. */
   #queue: Promise<unknown> = Promise.resolve();
   /** Leases already warned about, so a resync every 10 s does not repeat the warning. */
@@ -101,21 +101,17 @@ class HostGwBackend implements Backend {
     // now holds (after a re-acquire) is dropped together with its route.
     return this.#serial(async () => {
       this.#own = own;
-      if (!this.#peers.delete(subnetIdentity(own))) return;
-      await this.#program();
+      const ownId = subnetIdentity(own);
+      const gone = [...this.#peers.values()].filter((lease) => subnetIdentity(lease) === ownId);
+      if (gone.length === 0) return;
+      await this.#program(gone.map((lease) => ({ type: 'removed', lease }) as const));
     });
   }
 
   apply(batch: LeaseBatch): Promise<void> {
     return this.#serial(async () => {
       const ownId = this.#own && subnetIdentity(this.#own);
-      for (const event of batch) {
-        const id = subnetIdentity(event.lease);
-        if (id === ownId) continue;
-        if (event.type === 'added') this.#peers.set(id, event.lease);
-        else this.#peers.delete(id);
-      }
-      await this.#program();
+      await this.#program(batch.filter((event) => subnetIdentity(event.lease) !== ownId));
     });
   }
 
@@ -123,10 +119,7 @@ class HostGwBackend implements Backend {
     return this.#serial(async () => {
       const ownId = this.#own && subnetIdentity(this.#own);
       this.#peers.clear();
-      for (const lease of peers) {
-        const id = subnetIdentity(lease);
-        if (id !== ownId) this.#peers.set(id, lease);
-      }
+      for (const lease of peers) if (subnetIdentity(lease) !== ownId) this.#peers.set(lease.key, lease);
       const { network, host, externalInterface } = this.#deps;
       const wanted = this.#plan();
       const families = ([4, 6] as const).filter((family) => (family === 4 ? network.ipv4 : network.ipv6));
@@ -136,8 +129,8 @@ class HostGwBackend implements Backend {
       const repairs = planRepairs(wanted, kernel, { network, own: this.#own });
       // A missing route this process programmed before was lost (deleted by hand, interface flapped): flannel's
       // "route recovered". One it never programmed is simply new (the first listing after a start goes here).
-      const programmed = new Set(this.#planned.map((r) => `${r.dst} ${r.via}`));
-      this.#planned = wanted;
+      const programmed = new Set([...this.#planned.values()].map((r) => `${r.dst} ${r.via}`));
+      this.#planned = new Map(wanted.map((r) => [r.dst, r]));
 
       const changes: HostChange[] = [];
       for (const stale of repairs.stale) {
@@ -163,12 +156,33 @@ class HostGwBackend implements Backend {
     await this.#queue;
   }
 
-  /** Sends the difference between the previous plan and the plan for the current peers. */
-  async #program(): Promise<void> {
-    const next = this.#plan();
-    const diff = diffRoutes(this.#planned, next);
+  /**
+   * Sends the routes one batch changes, at a cost in proportion to the batch: only its leases are planned and
+   * compared with what was applied; the kernel is read only by resync.
+   */
+  async #program(batch: LeaseBatch): Promise<void> {
+    const before: PlannedRoute[] = [];
+    const touched = new Set<string>();
+    const remember = (dst: string) => {
+      if (touched.has(dst)) return;
+      touched.add(dst);
+      const was = this.#planned.get(dst);
+      if (was) before.push(was);
+    };
+    for (const event of batch) {
+      const routes = planRoutes([event.lease], { dev: this.#deps.externalInterface.name, network: this.#deps.network, onSkip: (skipped) => this.#reportSkip(skipped) });
+      if (event.type === 'removed') {
+        this.#peers.delete(event.lease.key);
+        // Only the routes this lease put there: admission keeps peer subnets unique.
+        for (const route of routes) if (this.#planned.get(route.dst)?.lease === event.lease.key) (remember(route.dst), this.#planned.delete(route.dst));
+      } else {
+        this.#peers.set(event.lease.key, event.lease);
+        for (const route of routes) (remember(route.dst), this.#planned.set(route.dst, route));
+      }
+    }
+    const next = [...touched].flatMap((dst) => this.#planned.get(dst) ?? []);
+    const diff = diffRoutes(before, next);
     // Recorded before the batch runs: if a line fails, the daemon's resync repairs from the kernel's state.
-    this.#planned = next;
     for (const route of diff.remove) this.#log.debug('removing route', { subnet: route.dst, via: route.via, dev: route.dev });
     for (const route of diff.replace) this.#log.debug('adding route', { subnet: route.dst, via: route.via, dev: route.dev });
     const changes = diffChanges(diff);

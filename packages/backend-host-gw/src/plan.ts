@@ -112,6 +112,9 @@ export function parseRouteDst(dst: string, family: IpFamily): IpNet | undefined 
   return IpNet.parse(text, family)?.masked();
 }
 
+/** Route protocols host-gw may have installed (iproute2 and netlink default to boot). */
+const OWN_PROTOCOLS = new Set(['boot', 'static']);
+
 export interface RepairOptions {
   readonly network: Pick<NetworkConfig, 'ipv4' | 'ipv6'>;
   /** This host's own lease: its subnets are never treated as stale. */
@@ -132,9 +135,10 @@ export interface RouteRepairs {
   /** Wanted routes the kernel has with another gateway (`was`). */
   readonly wrong: readonly { readonly route: PlannedRoute; readonly was: string }[];
   /**
-   * Routes on the device, with a gateway, inside the flannel Network, that no current peer accounts for (left by
-   * a peer that went away while this host was not watching, or added by hand). Routes without a gateway (the
-   * interface's own connected routes) are never touched.
+   * Routes on the device, with a gateway, a /SubnetLen inside the flannel Network, installed as host-gw installs
+   * them (proto boot or static), that no current peer accounts for (left by a peer that went away while this host
+   * was not watching, or added by hand). Connected routes, routes without a gateway and anything else are never
+   * touched.
    */
   readonly stale: readonly StaleRoute[];
 }
@@ -173,6 +177,9 @@ export function planRepairs(wanted: readonly PlannedRoute[], kernel: readonly (R
     const key = net.toString();
     if (!pool || gateway === undefined || !entry.dev) continue;
     if (!pool.network.contains(net) || wantedDst.has(key) || ownSubnets.has(key)) continue;
+    // Only a route host-gw itself would make: a /SubnetLen, installed by `ip route` (proto boot) or by hand
+    // (static); never a connected (kernel), DHCP or router-advertised route.
+    if (net.prefixLength !== pool.subnetLen || !OWN_PROTOCOLS.has(entry.protocol ?? 'boot')) continue;
     stale.push({ family, dst: entry.dst, via: gateway, dev: entry.dev });
   }
   return { missing, wrong, stale };

@@ -108,7 +108,10 @@ describe('planRepairs', () => {
       kernelRoute('10.1.30.0/24', '192.0.2.11'), // the own subnet: left alone
       kernelRoute('10.1.60.0/24'), // no gateway: not a host-gw route
       kernelRoute('10.2.0.0/24', '192.0.2.50'), // outside the Network
-      kernelRoute('10.1.40.5', '192.0.2.50'), // a host route inside the Network: stale
+      kernelRoute('10.1.40.5', '192.0.2.50'), // a host route inside the Network: not a route host-gw makes, left alone
+      kernelRoute('10.1.64.0/18', '192.0.2.50'), // not a /SubnetLen: left alone
+      { ...kernelRoute('10.1.51.0/24', '192.0.2.51'), protocol: 'dhcp' }, // installed by DHCP: left alone
+      { ...kernelRoute('10.1.52.0/24', '192.0.2.52'), protocol: 'static' }, // by hand: stale
       kernelRoute('default', '192.0.2.1'),
     ];
     expect(planRepairs(wanted, kernel, { network: NETWORK, own })).toEqual({
@@ -116,7 +119,7 @@ describe('planRepairs', () => {
       wrong: [{ route: wanted[1], was: '192.0.2.99' }],
       stale: [
         { family: 4, dst: '10.1.50.0/24', via: '192.0.2.50', dev: 'eth0' },
-        { family: 4, dst: '10.1.40.5', via: '192.0.2.50', dev: 'eth0' },
+        { family: 4, dst: '10.1.52.0/24', via: '192.0.2.52', dev: 'eth0' },
       ],
     });
   });

@@ -5,7 +5,9 @@
  * messages (peer added/removed) picked up between batches.
  *
  *   tx: TUN -> UDP   read a packet, find the peer owning its destination, decrement TTL, sendto the peer
- *   rx: UDP -> TUN   recvfrom a datagram, accept it only from a known peer, decrement TTL, write it to the TUN
+ *   rx: UDP -> TUN   recvfrom a datagram, accept it only from a known peer, with an inner source inside a subnet
+ *                    that peer owns and an inner destination inside this host's subnet, decrement TTL, write it
+ *                    to the TUN (so no host can inject packets with another host's addresses, or aim at a third)
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { EAGAIN, EINTR, MSG_DONTWAIT, POLLIN, loadLibc, sockaddrIn } from './libc.js';
@@ -17,6 +19,7 @@ export type ControlMessage =
   | { readonly type: 'delete'; readonly network: number; readonly prefixLength: number }
   | { readonly type: 'clear' }
   | { readonly type: 'icmp-source'; readonly address: number }
+  | { readonly type: 'own-subnet'; readonly network: number; readonly prefixLength: number }
   | { readonly type: 'stop' };
 
 export interface WorkerInit {
@@ -50,6 +53,10 @@ let lengths: number[] = [];
 /** sender address -> number of subnets it serves */
 const senders = new Map<number, number>();
 let icmpSource = 0;
+/** This host's subnet: the only inner destination accepted from peers. Nothing is accepted before it is known. */
+let ownNetwork = 0;
+let ownMask = 0xffffffff;
+let ownKnown = false;
 let running = true;
 
 const maskOf = (length: number) => (length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0);
@@ -92,6 +99,11 @@ function handleControl(message: ControlMessage): void {
       break;
     case 'icmp-source':
       icmpSource = message.address;
+      break;
+    case 'own-subnet':
+      ownMask = maskOf(message.prefixLength);
+      ownNetwork = (message.network & ownMask) >>> 0;
+      ownKnown = true;
       break;
     case 'stop':
       running = false;
@@ -148,9 +160,13 @@ const senderLength = Buffer.alloc(4);
 function forwardFromUdp(length: number): void {
   counters[S.udpPacketsReceived]!++;
   counters[S.udpBytesReceived]! += length;
-  if (!senders.has(senderAddress.readUInt32BE(4))) return void counters[S.dropUnknownSender]!++;
+  const sender = senderAddress.readUInt32BE(4);
+  if (!senders.has(sender)) return void counters[S.dropUnknownSender]!++;
   if (length < IPV4_HEADER_MIN) return void counters[S.dropRunt]!++;
   if (buffer[0]! >> 4 !== 4) return void counters[S.dropNotIPv4]!++;
+  // The inner source must belong to the sending peer's own subnet, the inner destination to ours.
+  if (lookup(buffer.readUInt32BE(12))?.address !== sender) return void counters[S.dropSpoofedSource]!++;
+  if (!ownKnown || ((buffer.readUInt32BE(16) & ownMask) >>> 0) !== ownNetwork) return void counters[S.dropWrongDestination]!++;
   if (!decrementTtl(buffer)) return void counters[S.dropTtlExpired]!++;
   if (libc.write(init.tunFd, buffer, length) < 0) counters[S.dropTunWriteFailed]!++;
   else counters[S.tunWrites]!++;

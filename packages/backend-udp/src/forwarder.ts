@@ -32,6 +32,8 @@ export interface Forwarder extends AsyncDisposable {
   clearPeers(): void;
   /** Source address (host-order number) of the ICMP errors written into the TUN. */
   setIcmpSource(address: number): void;
+  /** This host's subnet: datagrams whose inner destination lies elsewhere are dropped. */
+  setOwnSubnet(subnet: IpNet): void;
   stats(): ForwarderStats;
 }
 
@@ -92,6 +94,9 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
     },
     setIcmpSource(address) {
       broadcast({ type: 'icmp-source', address });
+    },
+    setOwnSubnet(subnet) {
+      broadcast({ type: 'own-subnet', network: Number(subnet.first), prefixLength: subnet.prefixLength });
     },
     stats: () => readStats(new Float64Array(counters)),
     async [Symbol.asyncDispose]() {

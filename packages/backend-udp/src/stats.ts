@@ -17,6 +17,10 @@ export const STAT_NAMES = [
   'dropTunWriteFailed',
   'dropUdpSendFailed',
   'icmpUnreachableSent',
+  /** From a peer, but the inner source is not inside a subnet that peer holds. */
+  'dropSpoofedSource',
+  /** From a peer, but the inner destination is not inside this host's subnet. */
+  'dropWrongDestination',
 ] as const;
 
 export type StatName = (typeof STAT_NAMES)[number];

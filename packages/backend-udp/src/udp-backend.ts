@@ -4,7 +4,8 @@
  * the external interface address and `Port` (default 8285); each datagram is exactly one raw IPv4 packet, sent to
  * the peer's PublicIP on the same port. The lease carries only PublicIP (no BackendType), as flannel writes it.
  *
- * Beyond flannel: datagrams from addresses that are not a peer's PublicIP are dropped and counted.
+ * Beyond flannel: datagrams from addresses that are not a peer's PublicIP, whose inner source is not in that peer's
+ * subnet, or whose inner destination is not in this host's subnet are dropped and counted by reason.
  */
 import { ConfigError, FlannelError, backendOptionFields, goJsonStringify, parseIPv4, type IpNet, type Backend, type BackendDeps, type BackendFactory, type Lease, type LeaseBatch } from '@flannel-ts/core';
 import { startForwarder, type Forwarder } from './forwarder.js';
@@ -92,6 +93,7 @@ class UdpBackend implements Backend {
     await host.apply(changes);
     this.#address = address;
     this.#requireForwarder().setIcmpSource(Number(icmpSourceAddress(network.ipv4.network, own.subnet)));
+    this.#requireForwarder().setOwnSubnet(own.subnet);
   }
 
   async apply(batch: LeaseBatch) {
@@ -104,10 +106,20 @@ class UdpBackend implements Backend {
     }
   }
 
+  /**
+   * Brings the forwarder's table to exactly these peers by difference: unchanged peers are not touched, so
+   * packets keep flowing while a resync runs (clearing and refilling would leave the workers without routes).
+   */
   async resync(leases: readonly Lease[]) {
     const forwarder = this.#requireForwarder();
-    forwarder.clearPeers();
-    for (const lease of leases) if (lease.subnet && this.#usable(lease)) forwarder.setPeer(lease.subnet, { address: lease.attrs.publicIP, port: this.#config.port });
+    const wanted = new Map<string, { subnet: IpNet; address: string }>();
+    for (const lease of leases) if (lease.subnet && this.#usable(lease)) wanted.set(lease.subnet.toString(), { subnet: lease.subnet, address: lease.attrs.publicIP });
+    for (const { subnet, route } of forwarder.peers.entries()) {
+      const want = wanted.get(subnet.toString());
+      if (!want) forwarder.deletePeer(subnet);
+      else if (want.address === route.address && route.port === this.#config.port) wanted.delete(subnet.toString());
+    }
+    for (const { subnet, address } of wanted.values()) forwarder.setPeer(subnet, { address, port: this.#config.port });
   }
 
   async [Symbol.asyncDispose]() {

@@ -7,14 +7,4 @@ export function randomMac(): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-/**
- * Parses a MAC the way Go's net.ParseMAC does for 6-byte addresses (colon, hyphen or dotted notation) and returns
- * it lower-case colon-separated; undefined when it is not one.
- */
-export function normalizeMac(text: string): string | undefined {
-  let hex: string | undefined;
-  if (/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(text) && !(text.includes(':') && text.includes('-'))) hex = text.replace(/[:-]/g, '');
-  else if (/^([0-9a-fA-F]{4}\.){2}[0-9a-fA-F]{4}$/.test(text)) hex = text.replace(/\./g, '');
-  if (!hex) return undefined;
-  return hex.toLowerCase().match(/../g)!.join(':');
-}
+export { normalizeMac } from '@flannel-ts/core';

@@ -56,23 +56,40 @@ export function peerEndpoint(lease: Lease, family: IpFamily): PeerEndpoint | str
   return { subnet: subnet.toString(), subnetAddress: subnet.addressText(), publicIP, vtepMac };
 }
 
+/** The kernel entries one peer lease calls for (a direct route, or neighbour + FDB entry + onlink route). */
+export interface PeerEntries {
+  readonly route: DesiredRoute;
+  /** [peer subnet address, VTEP MAC]; absent for a direct route. */
+  readonly neighbour?: readonly [string, string];
+  /** [VTEP MAC, peer public IP]; absent for a direct route. */
+  readonly fdb?: readonly [string, string];
+}
+
+/** What one lease contributes to the plan, or a reason to skip it. */
+export function peerEntries(view: FamilyView, lease: Lease, isDirect: (publicIP: string) => boolean): PeerEntries | string {
+  const endpoint = peerEndpoint(lease, view.family);
+  if (typeof endpoint === 'string') return endpoint;
+  if (isDirect(endpoint.publicIP)) return { route: { dst: endpoint.subnet, via: endpoint.publicIP, dev: undefined, onlink: false } };
+  return {
+    route: { dst: endpoint.subnet, via: endpoint.subnetAddress, dev: view.device, onlink: true },
+    neighbour: [endpoint.subnetAddress, endpoint.vtepMac],
+    fdb: [endpoint.vtepMac, endpoint.publicIP],
+  };
+}
+
 export function planPeers(view: FamilyView, peers: Iterable<Lease>, options: { isDirect: (publicIP: string) => boolean; log?: Logger }): DesiredState {
   const neighbours = new Map<string, string>();
   const fdb = new Map<string, string>();
   const routes = new Map<string, DesiredRoute>();
   for (const lease of peers) {
-    const endpoint = peerEndpoint(lease, view.family);
-    if (typeof endpoint === 'string') {
-      options.log?.debug('ignoring lease', { subnet: lease.key, reason: endpoint });
+    const entries = peerEntries(view, lease, options.isDirect);
+    if (typeof entries === 'string') {
+      options.log?.debug('ignoring lease', { subnet: lease.key, reason: entries });
       continue;
     }
-    if (options.isDirect(endpoint.publicIP)) {
-      routes.set(endpoint.subnet, { dst: endpoint.subnet, via: endpoint.publicIP, dev: undefined, onlink: false });
-      continue;
-    }
-    neighbours.set(endpoint.subnetAddress, endpoint.vtepMac);
-    fdb.set(endpoint.vtepMac, endpoint.publicIP);
-    routes.set(endpoint.subnet, { dst: endpoint.subnet, via: endpoint.subnetAddress, dev: view.device, onlink: true });
+    routes.set(entries.route.dst, entries.route);
+    if (entries.neighbour) neighbours.set(entries.neighbour[0], entries.neighbour[1]);
+    if (entries.fdb) fdb.set(entries.fdb[0], entries.fdb[1]);
   }
   return { neighbours, fdb, routes };
 }

@@ -17,7 +17,7 @@ import { ConfigError, errorMessage, FlannelError, IpNet, type Backend, type Back
 import { parseVxlanConfig, type VxlanConfig } from './config.js';
 import { diffStates } from './diff.js';
 import { randomMac } from './mac.js';
-import { EMPTY_STATE, planPeers, type DesiredRoute, type DesiredState, type FamilyView } from './plan.js';
+import { peerEntries, planPeers, type DesiredRoute, type DesiredState, type FamilyView } from './plan.js';
 
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const VXLAN_ENCAP_OVERHEAD = 50;
@@ -30,14 +30,24 @@ export const vxlanBackend: BackendFactory<VxlanConfig> = {
   create: (config, deps) => new VxlanBackend(config, deps),
 };
 
+/** The entries last sent to the kernel for a family, kept in step by each batch. */
+interface AppliedState {
+  readonly neighbours: Map<string, string>;
+  readonly fdb: Map<string, string>;
+  readonly routes: Map<string, DesiredRoute>;
+}
+
 interface FamilyState {
   readonly view: FamilyView;
   readonly mtu: number;
   readonly network: IpNet;
   mac: string;
   ownAddress: string | undefined;
-  applied: DesiredState;
+  applied: AppliedState;
 }
+
+const emptyApplied = (): AppliedState => ({ neighbours: new Map(), fdb: new Map(), routes: new Map() });
+const copyState = (state: DesiredState): AppliedState => ({ neighbours: new Map(state.neighbours), fdb: new Map(state.fdb), routes: new Map(state.routes) });
 
 class VxlanBackend implements Backend {
   readonly type = 'vxlan';
@@ -49,6 +59,10 @@ class VxlanBackend implements Backend {
   #monitor: ChildProcess | undefined;
   #repairing: Promise<void> | undefined;
   #disposed = false;
+  /** DirectRouting: whether a peer public IP is on the same L2 segment, as last asked (`ip route get`). */
+  readonly #direct = new Map<string, boolean>();
+  /** apply, resync and repairs run one at a time: each reads and replaces the applied state. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(config: VxlanConfig, deps: BackendDeps) {
     this.#config = config;
@@ -66,7 +80,7 @@ class VxlanBackend implements Backend {
       if (!local) throw new FlannelError('INTERFACE_NOT_FOUND', `interface ${ext.name} has no IPv${family} address for the vxlan device`);
       const view: FamilyView = { family, device: family === 4 ? `flannel.${this.#config.vni}` : `flannel-v6.${this.#config.vni}`, externalDevice: ext.name };
       const mtu = underlayMtu - (family === 4 ? VXLAN_ENCAP_OVERHEAD : VXLAN6_ENCAP_OVERHEAD);
-      const state: FamilyState = { view, mtu, network: (family === 4 ? network.ipv4 : network.ipv6)!.network, mac: '', ownAddress: undefined, applied: EMPTY_STATE };
+      const state: FamilyState = { view, mtu, network: (family === 4 ? network.ipv4 : network.ipv6)!.network, mac: '', ownAddress: undefined, applied: emptyApplied() };
       state.mac = await this.#ensureDevice(state, local);
       this.#families.push(state);
       const data = { VNI: this.#config.vni, VtepMAC: state.mac };
@@ -87,26 +101,32 @@ class VxlanBackend implements Backend {
     }
   }
 
-  async apply(batch: LeaseBatch) {
-    for (const event of batch) {
-      if (event.type === 'removed') this.#peers.delete(event.lease.key);
-      else this.#peers.set(event.lease.key, event.lease);
-    }
-    const changes: HostChange[] = [];
-    const planned: Array<[FamilyState, DesiredState]> = [];
-    for (const state of this.#families) {
-      const wanted = await this.#plan(state);
-      changes.push(...diffStates(state.view, state.applied, wanted));
-      planned.push([state, wanted]);
-    }
-    await this.#deps.host.apply(changes);
-    for (const [state, wanted] of planned) state.applied = wanted;
+  /**
+   * Programs one batch at a cost in proportion to the batch, not to the peer count: only the entries of the leases
+   * in it are planned and diffed against what was applied, and the kernel is not read (with DirectRouting, only a
+   * peer address not seen before is looked up). The periodic resync is what reads the kernel.
+   */
+  apply(batch: LeaseBatch): Promise<void> {
+    return this.#serial(async () => {
+      const changes: HostChange[] = [];
+      const added = batch.filter((e) => e.type === 'added').map((e) => e.lease);
+      if (this.#config.directRouting) await this.#learnDirect(added);
+      for (const event of batch) {
+        if (event.type === 'removed') this.#peers.delete(event.lease.key);
+        else this.#peers.set(event.lease.key, event.lease);
+      }
+      for (const state of this.#families) changes.push(...this.#applyToFamily(state, batch));
+      // Recorded before the batch runs: if a line fails, the daemon's resync repairs from the kernel's state.
+      await this.#deps.host.apply(changes);
+    });
   }
 
-  async resync(peers: readonly Lease[]) {
-    this.#peers.clear();
-    for (const lease of peers) this.#peers.set(lease.key, lease);
-    await this.#reconcile();
+  resync(peers: readonly Lease[]): Promise<void> {
+    return this.#serial(async () => {
+      this.#peers.clear();
+      for (const lease of peers) this.#peers.set(lease.key, lease);
+      await this.#reconcile();
+    });
   }
 
   async [Symbol.asyncDispose]() {
@@ -114,6 +134,61 @@ class VxlanBackend implements Backend {
     this.#disposed = true;
     this.#monitor?.kill();
     await this.#repairing;
+    await this.#queue;
+  }
+
+  /** The kernel changes for one family's part of a batch; updates the applied state to match. */
+  #applyToFamily(state: FamilyState, batch: LeaseBatch): HostChange[] {
+    const { view } = state;
+    const applied = state.applied;
+    // The touched entries before and after, as two small states for diffStates (the one diff both paths use).
+    const before = emptyApplied();
+    const after = emptyApplied();
+    // Remember an entry's applied value the first time the batch touches it.
+    const touch = (kind: keyof AppliedState, key: string) => {
+      const was = applied[kind].get(key);
+      if (was !== undefined && !before[kind].has(key) && !after[kind].has(key)) (before[kind] as Map<string, typeof was>).set(key, was);
+    };
+    const isDirect = (ip: string) => this.#direct.get(ip) === true;
+    for (const event of batch) {
+      const entries = peerEntries(view, event.lease, isDirect);
+      if (typeof entries === 'string') continue;
+      const route = entries.route.dev ? entries.route : { ...entries.route, dev: view.externalDevice };
+      touch('routes', route.dst);
+      if (entries.neighbour) touch('neighbours', entries.neighbour[0]);
+      if (entries.fdb) touch('fdb', entries.fdb[0]);
+      if (event.type === 'removed') {
+        // Only what this lease put there: admission keeps subnets and MACs unique among peers.
+        applied.routes.delete(route.dst);
+        after.routes.delete(route.dst);
+        if (entries.neighbour) (applied.neighbours.delete(entries.neighbour[0]), after.neighbours.delete(entries.neighbour[0]));
+        if (entries.fdb) (applied.fdb.delete(entries.fdb[0]), after.fdb.delete(entries.fdb[0]));
+      } else {
+        applied.routes.set(route.dst, route);
+        after.routes.set(route.dst, route);
+        if (entries.neighbour) (applied.neighbours.set(...entries.neighbour), after.neighbours.set(...entries.neighbour));
+        if (entries.fdb) (applied.fdb.set(...entries.fdb), after.fdb.set(...entries.fdb));
+      }
+    }
+    return diffStates(view, before, after);
+  }
+
+  /** Asks the kernel, once per new peer address, whether it is on the same L2 segment (DirectRouting). */
+  async #learnDirect(leases: readonly Lease[]): Promise<void> {
+    for (const lease of leases) {
+      for (const state of this.#families) {
+        const ip = state.view.family === 4 ? lease.attrs.publicIP : lease.attrs.publicIPv6;
+        if (!ip || this.#direct.has(ip)) continue;
+        const route = await this.#deps.host.routeTo(ip);
+        this.#direct.set(ip, route !== undefined && !route.gateway && route.dev === state.view.externalDevice);
+      }
+    }
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => undefined);
+    return run;
   }
 
   /** Compares the kernel with the plan and repairs every difference, re-creating the device if it is gone. */
@@ -132,7 +207,7 @@ class VxlanBackend implements Backend {
       const wanted = await this.#plan(state);
       const changes = diffStates(state.view, observed, wanted);
       if (changes.length > 0) {
-        const first = state.applied === EMPTY_STATE && observed.routes.size === 0;
+        const first = state.applied.routes.size === 0 && observed.routes.size === 0;
         log.info(first ? 'programming kernel entries' : 'repairing kernel entries', {
           device: state.view.device,
           changes: changes.length,
@@ -140,7 +215,7 @@ class VxlanBackend implements Backend {
         });
         await host.apply(changes);
       }
-      state.applied = wanted;
+      state.applied = copyState(wanted);
     }
   }
 
@@ -153,8 +228,10 @@ class VxlanBackend implements Backend {
     const fdb = new Map<string, string>();
     for (const f of await host.fdb(view.device)) if (f.permanent && f.dst) fdb.set(f.lladdr, f.dst);
     const routes = new Map<string, DesiredRoute>();
+    // Only routes inside the flannel network are the backend's to repair: anything else on the device (a default
+    // route, a hand-made route elsewhere) is left alone.
     for (const r of await host.routes({ dev: view.device, family: view.family })) {
-      if (r.gateway) routes.set(r.dst, { dst: r.dst, via: r.gateway, dev: view.device, onlink: r.flags.includes('onlink') });
+      if (r.gateway && r.dst !== 'default' && isInside(state.network, r.dst)) routes.set(r.dst, { dst: r.dst, via: r.gateway, dev: view.device, onlink: r.flags.includes('onlink') });
     }
     if (this.#config.directRouting) {
       for (const r of await host.routes({ dev: view.externalDevice, family: view.family })) {
@@ -165,17 +242,17 @@ class VxlanBackend implements Backend {
   }
 
   async #plan(state: FamilyState): Promise<DesiredState> {
-    const direct = new Set<string>();
     if (this.#config.directRouting) {
-      // flannel: a peer is on the same L2 segment when the route to it has no gateway.
+      // flannel: a peer is on the same L2 segment when the route to it has no gateway. Asked afresh at each
+      // reconcile (the underlay may have changed); batches reuse the answers.
       for (const lease of this.#peers.values()) {
         const ip = state.view.family === 4 ? lease.attrs.publicIP : lease.attrs.publicIPv6;
         if (!ip) continue;
         const route = await this.#deps.host.routeTo(ip);
-        if (route && !route.gateway && route.dev === state.view.externalDevice) direct.add(ip);
+        this.#direct.set(ip, route !== undefined && !route.gateway && route.dev === state.view.externalDevice);
       }
     }
-    const plan = planPeers(state.view, this.#peers.values(), { isDirect: (ip) => direct.has(ip), log: this.#deps.log });
+    const plan = planPeers(state.view, this.#peers.values(), { isDirect: (ip) => this.#direct.get(ip) === true, log: this.#deps.log });
     // Direct routes name the underlay device explicitly, so they compare equal to what the kernel reports.
     const routes = new Map<string, DesiredRoute>();
     for (const [dst, route] of plan.routes) routes.set(dst, route.dev ? route : { ...route, dev: state.view.externalDevice });
@@ -212,7 +289,7 @@ class VxlanBackend implements Backend {
       { kind: 'link', name: device, up: true },
     );
     await host.apply(changes);
-    state.applied = EMPTY_STATE;
+    state.applied = emptyApplied();
     // The device is new: nothing is programmed on it any more.
     return mac;
   }
@@ -251,7 +328,7 @@ class VxlanBackend implements Backend {
     this.#repairing = (async () => {
       await new Promise((r) => setTimeout(r, 100));
       try {
-        await this.#reconcile();
+        await this.#serial(() => this.#reconcile());
       } catch (err) {
         this.#deps.log.warn('repairing the vxlan device failed, retrying at the next reconcile', { reason: errorMessage(err) });
       } finally {

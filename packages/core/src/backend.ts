@@ -18,6 +18,8 @@ export interface ExternalInterface {
   /** The address peers send to: `--public-ip`, else `ipv4`. */
   readonly publicIP: string | undefined;
   readonly publicIPv6: string | undefined;
+  /** The interface's addresses with their prefix lengths (`192.0.2.5/24`): the underlay the overlay must not cover. */
+  readonly cidrs?: readonly string[] | undefined;
 }
 
 export interface BackendDeps {

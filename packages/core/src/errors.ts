@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'HOST_COMMAND_FAILED',
   'FILE_IO_FAILED',
   'INTERFACE_NOT_FOUND',
+  'OUTSIDE_NETWORK',
   'USAGE',
 ] as const;
 

@@ -1,3 +1,5 @@
+import { IpNet } from './ip.js';
+
 /**
  * Kernel side effects as data: backends describe the links, addresses, routes, neighbours and FDB entries they
  * want, and one HostNetwork implementation applies a whole list in one batch (`ip -batch`, `bridge -batch`).
@@ -45,6 +47,8 @@ export interface RouteEntry {
   readonly type?: string | undefined;
   /** Preferred source address (`src`), as `ip route get` reports it. */
   readonly prefsrc?: string | undefined;
+  /** Who installed it (`kernel` for connected routes, `boot` for `ip route replace`, `dhcp`, `static`, ...). */
+  readonly protocol?: string | undefined;
 }
 
 export interface AddressEntry {
@@ -74,6 +78,21 @@ export interface FdbEntry {
   readonly lladdr: string;
   readonly dst?: string | undefined;
   readonly permanent: boolean;
+}
+
+/**
+ * The route changes among `changes` whose destination is not inside one of `networks` (flanneld's Network and
+ * IPv6Network): a backend may only ever add, replace or delete routes to overlay subnets, never a default route,
+ * an underlay route or anything else on the host.
+ */
+export function routeChangesOutside(changes: readonly HostChange[], networks: readonly IpNet[]): Extract<HostChange, { kind: 'route' }>[] {
+  const outside: Extract<HostChange, { kind: 'route' }>[] = [];
+  for (const change of changes) {
+    if (change.kind !== 'route') continue;
+    const dst = change.dst === 'default' ? undefined : IpNet.parse(change.dst.includes('/') ? change.dst : `${change.dst}/${change.dst.includes(':') ? 128 : 32}`);
+    if (!dst || !networks.some((network) => network.contains(dst))) outside.push(change);
+  }
+  return outside;
 }
 
 export interface HostNetwork {

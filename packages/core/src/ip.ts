@@ -166,3 +166,47 @@ export class IpNet {
     return this.toString();
   }
 }
+
+/** What kind of address a value is, for deciding whether a peer may be sent to (or be a network's range). */
+export type AddressClass = 'unicast' | 'unspecified' | 'loopback' | 'multicast' | 'broadcast' | 'reserved';
+
+interface SpecialRange {
+  readonly net: IpNet;
+  readonly kind: Exclude<AddressClass, 'unicast'>;
+}
+
+const v4 = (text: string) => IpNet.parse(text, 4)!;
+const v6 = (text: string) => IpNet.parse(text, 6)!;
+
+/**
+ * Ranges that are never a host's address on a network (RFC 6890): "this network" 0.0.0.0/8, loopback, multicast,
+ * the reserved class E block and the limited broadcast address; for IPv6 the unspecified and loopback addresses,
+ * multicast, and IPv4-mapped addresses (an IPv4 host published as IPv6).
+ */
+const SPECIAL_RANGES: Record<IpFamily, readonly SpecialRange[]> = {
+  4: [
+    { net: v4('0.0.0.0/8'), kind: 'unspecified' },
+    { net: v4('127.0.0.0/8'), kind: 'loopback' },
+    { net: v4('224.0.0.0/4'), kind: 'multicast' },
+    { net: v4('255.255.255.255/32'), kind: 'broadcast' },
+    { net: v4('240.0.0.0/4'), kind: 'reserved' },
+  ],
+  6: [
+    { net: v6('::/128'), kind: 'unspecified' },
+    { net: v6('::1/128'), kind: 'loopback' },
+    { net: v6('ff00::/8'), kind: 'multicast' },
+    // Built by value: parse() reads IPv4-mapped text as IPv4.
+    { net: new IpNet(6, V4_MAPPED_PREFIX, 96), kind: 'reserved' },
+  ],
+};
+
+/** The class of an address; the first matching range wins (255.255.255.255 is broadcast, not class E). */
+export function classifyAddress(family: IpFamily, value: bigint): AddressClass {
+  for (const range of SPECIAL_RANGES[family]) if (range.net.containsAddress(value)) return range.kind;
+  return 'unicast';
+}
+
+/** The special ranges a network overlaps (a Network of 0.0.0.0/1 overlaps "this network" and loopback). */
+export function specialRangesOverlapping(net: IpNet): { readonly range: string; readonly kind: Exclude<AddressClass, 'unicast'> }[] {
+  return SPECIAL_RANGES[net.family].filter((r) => r.net.overlaps(net)).map((r) => ({ range: r.net.toString(), kind: r.kind }));
+}

@@ -31,6 +31,11 @@ export interface Lease extends LeaseSubnets {
    * never expires); undefined when the key has an etcd lease whose TTL was not looked up.
    */
   readonly expiresAt: number | null | undefined;
+  /**
+   * The etcd revision that created the key (unchanged by renewals): of two leases that claim one subnet or VTEP
+   * MAC, the older is admitted. Undefined when not read from the store.
+   */
+  readonly createRevision?: bigint | undefined;
 }
 
 export type LeaseEvent =

@@ -3,6 +3,8 @@
  * `2026-11-25T02:13:34.123Z info lease-manager acquired lease subnet=10.1.30.0/24 publicIP=192.0.2.1`.
  * The writer is injected, so this stays free of I/O; packages never call console.*.
  */
+import { hasUnsafeCharacters } from './printable.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Readonly<Record<string, unknown>>;
 
@@ -84,7 +86,16 @@ function jsonValue(value: unknown): unknown {
 function formatValue(value: unknown): string {
   const text =
     value instanceof Error ? value.message : typeof value === 'string' ? value : typeof value === 'object' && value !== null && !('toJSON' in value) ? JSON.stringify(value) : String(value);
-  return /^[^\s"=]*$/.test(text) && text !== '' ? text : JSON.stringify(text);
+  if (text !== '' && /^[^\s"=\\]*$/.test(text) && !hasUnsafeCharacters(text)) return text;
+  return quoteForLog(text);
+}
+
+/**
+ * A JSON string literal with every control character escaped: JSON.stringify escapes C0 but leaves DEL, C1 and the
+ * Unicode controls that reorder text, so those are escaped too. Values from etcd or the wire cannot forge log lines.
+ */
+export function quoteForLog(text: string): string {
+  return JSON.stringify(text).replace(/[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A logger that drops everything (a library default). */

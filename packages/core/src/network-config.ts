@@ -9,7 +9,7 @@
  */
 import { ConfigError } from './errors.js';
 import { goJsonStringify, isPlainObject, matchFields } from './go-json.js';
-import { IpNet, familyBits, formatIP, parseIP, type IpFamily } from './ip.js';
+import { IpNet, familyBits, formatIP, parseIP, specialRangesOverlapping, type IpFamily } from './ip.js';
 
 /** The config JSON as stored (any key spelling). */
 export type NetworkConfigInput = Readonly<Record<string, unknown>>;
@@ -130,6 +130,12 @@ function resolvePool(family: IpFamily, fields: Partial<Record<string, unknown>>)
   if (network.prefixLength === 0 && network.address === 0n) {
     throw new ConfigError(names.network, `${names.network} "${rawNetwork}" is empty: ${defineHint}`);
   }
+  // Routes for loopback, multicast or "this network" addresses would break the host, not build an overlay.
+  const special = specialRangesOverlapping(network);
+  if (special.length > 0) {
+    const what = special.map((r) => `the ${r.kind} range ${r.range}`).join(' and ');
+    throw new ConfigError(names.network, `${names.network} "${rawNetwork}" overlaps ${what}: hosts cannot be given subnets there; ${defineHint}`);
+  }
 
   const subnetLen = resolveSubnetLen(family, names, network, fields[names.len]);
   const size = 1n << BigInt(familyBits(family) - subnetLen);
@@ -246,4 +252,30 @@ export function effectiveConfigJson(config: NetworkConfig): Record<string, unkno
   out['EnableNFTables'] = config.enableNFTables;
   out['Backend'] = config.backend;
   return out;
+}
+
+/** An interface's addresses, as the underlay the overlay runs on (e.g. `{ name: 'eth0', cidrs: ['192.0.2.5/24'] }`). */
+export interface UnderlayInterface {
+  readonly name: string;
+  readonly cidrs: readonly string[];
+}
+
+/**
+ * Refuses a Network (IPv6Network) that overlaps a subnet of the underlay interface: flanneld would route the
+ * overlay over the very addresses it needs to reach etcd and its peers. Throws ConfigError naming both.
+ */
+export function assertClearOfUnderlay(config: NetworkConfig, underlay: UnderlayInterface): void {
+  for (const pool of [config.ipv4, config.ipv6]) {
+    if (!pool) continue;
+    for (const cidr of underlay.cidrs) {
+      const net = IpNet.parse(cidr)?.masked();
+      if (!net || net.family !== pool.family || !net.overlaps(pool.network)) continue;
+      const name = pool.family === 4 ? 'Network' : 'IPv6Network';
+      throw new ConfigError(
+        name,
+        `${name} ${pool.network} overlaps the underlay subnet ${net} of ${underlay.name}: overlay routes would replace the routes to etcd and the other hosts; ` +
+          `pick a ${name} that no host interface uses (e.g. ${pool.family === 4 ? '10.244.0.0/16' : 'fd00:0:0:1::/56'})`,
+      );
+    }
+  }
 }

@@ -112,3 +112,18 @@ describe('silentLogger', () => {
     expect(silentLogger.child('y')).toBe(silentLogger);
   });
 });
+
+describe('untrusted values in log lines', () => {
+  test('control characters are escaped, so a value cannot forge a line or drive the terminal', () => {
+    const lines: string[] = [];
+    const log = createLineLogger({ write: (l) => lines.push(l), now: () => new Date(0) });
+    log.warn('peer lease rejected', { backendType: 'vxlan\n1970-01-01T00:00:00.000Z info - forged', mac: 'a\u001b[31mred\u0007\u0000', bidi: 'abc\u202edef', del: 'x\u007fy' });
+    expect(lines).toHaveLength(1);
+    const [line] = lines as [string];
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+    expect(line).toContain('backendType="vxlan\\n1970-01-01T00:00:00.000Z info - forged"');
+    expect(line).toContain('mac="a\\u001b[31mred\\u0007\\u0000"');
+    expect(line).toContain('bidi="abc\\u202edef"');
+    expect(line).toContain('del="x\\u007fy"');
+  });
+});

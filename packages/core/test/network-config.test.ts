@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { ConfigError, FlannelError } from '../src/errors.js';
 import {
   DEFAULT_BACKEND_TYPE,
+  assertClearOfUnderlay,
   effectiveConfigJson,
   parseNetworkConfig,
   poolAccepts,
@@ -451,5 +452,44 @@ describe('immutability', () => {
     expect(Object.isFrozen(input)).toBe(false);
     expect(Object.isFrozen(input.Backend)).toBe(false);
     expect(config.backend).not.toBe(input.Backend);
+  });
+});
+
+describe('Network sanity (untrusted config)', () => {
+  const invalid = (json: string) => {
+    try {
+      parseNetworkConfig(json);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return undefined;
+  };
+  test.each([
+    ['127.0.0.0/16', 'loopback range 127.0.0.0/8'],
+    ['127.1.0.0/16', 'loopback'],
+    ['224.0.0.0/16', 'multicast range 224.0.0.0/4'],
+    ['239.255.0.0/16', 'multicast'],
+    ['0.0.0.0/8', '"this network"'],
+    ['0.0.0.0/1', 'unspecified range 0.0.0.0/8 and the loopback range 127.0.0.0/8'],
+    ['240.0.0.0/16', 'reserved range 240.0.0.0/4'],
+  ])('Network %s is refused', (network, named) => {
+    const message = invalid(`{"Network":"${network}"}`);
+    expect(message).toContain(named === '"this network"' ? 'unspecified range 0.0.0.0/8' : named);
+    expect(message).toContain('e.g. "10.1.0.0/16"');
+  });
+  test.each(['10.1.0.0/16', '1.0.0.0/16', '126.255.0.0/16', '223.255.0.0/16', '172.16.0.0/12'])('Network %s is accepted', (network) => {
+    expect(invalid(`{"Network":"${network}"}`)).toBeUndefined();
+  });
+  test.each([['::/64', 'unspecified'], ['ff00::/16', 'multicast'], ['::ffff:0:0/112', undefined]])('IPv6Network %s', (network, named) => {
+    const message = invalid(`{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"${network}"}`);
+    if (named) expect(message).toContain(named);
+    else expect(message).toBeDefined();
+  });
+  test('a Network overlapping the underlay interface is refused, naming both', () => {
+    const config = parseNetworkConfig('{"Network":"192.0.0.0/16"}');
+    expect(() => assertClearOfUnderlay(config, { name: 'eth0', cidrs: ['192.0.2.5/24'] })).toThrow(
+      'Network 192.0.0.0/16 overlaps the underlay subnet 192.0.2.0/24 of eth0',
+    );
+    expect(() => assertClearOfUnderlay(config, { name: 'eth0', cidrs: ['192.1.2.5/24', 'fe80::1/64', '2001:db8::5/64'] })).not.toThrow();
   });
 });

@@ -5,13 +5,19 @@
  * block the rest; every failed line is reported in the thrown HostCommandError.
  */
 import { spawn } from 'node:child_process';
-import { HostCommandError, type AddressEntry, type FdbEntry, type HostChange, type HostNetwork, type LinkEntry, type NeighbourEntry, type RouteEntry } from '@flannel-ts/core';
+import { FlannelError, HostCommandError, routeChangesOutside, type IpNet, type AddressEntry, type FdbEntry, type HostChange, type HostNetwork, type LinkEntry, type NeighbourEntry, type RouteEntry } from '@flannel-ts/core';
 
 export interface IpRoute2Options {
   /** Run inside this network namespace (`ip -n NS`); the daemon itself leaves it unset. */
   readonly netns?: string | undefined;
   readonly ipCommand?: string;
   readonly bridgeCommand?: string;
+  /**
+   * Refuse every route change whose destination lies outside these networks (flanneld passes Network and
+   * IPv6Network): the rest of the batch is applied, then a FlannelError OUTSIDE_NETWORK names what was refused.
+   * The last guard behind lease admission: nothing a peer writes can touch a default or underlay route.
+   */
+  readonly confineRoutesTo?: readonly IpNet[] | undefined;
 }
 
 interface CommandResult {
@@ -113,7 +119,9 @@ export function createHostNetwork(options: IpRoute2Options = {}): HostNetwork {
   };
 
   return {
-    async apply(changes) {
+    async apply(requested) {
+      const refused = options.confineRoutesTo ? routeChangesOutside(requested, options.confineRoutesTo) : [];
+      const changes = refused.length === 0 ? requested : requested.filter((change) => !refused.includes(change as (typeof refused)[number]));
       const ipLines: string[] = [];
       const bridgeLines: string[] = [];
       for (const change of changes) {
@@ -124,12 +132,20 @@ export function createHostNetwork(options: IpRoute2Options = {}): HostNetwork {
       // neighbour entries are in the same ip batch, after them.
       await batch(ip, ipLines);
       await batch(bridge, bridgeLines);
+      if (refused.length > 0) {
+        const networks = (options.confineRoutesTo ?? []).map(String).join(', ');
+        throw new FlannelError(
+          'OUTSIDE_NETWORK',
+          `refused ${refused.length} route change${refused.length === 1 ? '' : 's'} outside the flannel network ${networks}: ${refused.map((r) => `${r.action} ${r.dst}`).join(', ')}; ` +
+            'flanneld only ever routes overlay subnets (this is a bug: report it with the lease that caused it)',
+        );
+      }
     },
     async routes(filter = {}) {
       const args = [`-${filter.family ?? 4}`, 'route', 'show'];
       if (filter.dev) args.push('dev', filter.dev);
-      const rows = await json<Array<{ dst: string; dev?: string; gateway?: string; flags?: string[]; scope?: string; type?: string; prefsrc?: string }>>(args);
-      return rows.map((r): RouteEntry => ({ dst: r.dst, dev: r.dev ?? filter.dev, gateway: r.gateway, flags: r.flags ?? [], scope: r.scope, type: r.type, prefsrc: r.prefsrc }));
+      const rows = await json<Array<{ dst: string; dev?: string; gateway?: string; flags?: string[]; scope?: string; protocol?: string; type?: string; prefsrc?: string }>>(args);
+      return rows.map((r): RouteEntry => ({ dst: r.dst, dev: r.dev ?? filter.dev, gateway: r.gateway, flags: r.flags ?? [], scope: r.scope, protocol: r.protocol, type: r.type, prefsrc: r.prefsrc }));
     },
     async addresses(dev) {
       const rows = await json<Array<{ ifname: string; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>>(['addr', 'show', 'dev', dev]);

@@ -21,6 +21,9 @@ import {
   type LeaseEvent,
   type LeaseSubnets,
   type Logger,
+  type AdmissionContext,
+  type PeerUpdate,
+  type RejectedLease,
   type NetworkConfig,
 } from '@flannel-ts/core';
 import type { IWatchResponse } from 'etcd3';
@@ -29,6 +32,7 @@ import { describeEtcdError, isRetryable } from './connection.js';
 import { EtcdConnectivity } from './connectivity.js';
 import { LEASE_TTL_SECONDS, type EtcdRegistry, type LeaseListing, type SkippedEntry } from './registry.js';
 import { runWatchLoop } from './watch-loop.js';
+import { PeerDelivery } from './peer-delivery.js';
 
 export const MAX_ACQUIRE_ATTEMPTS = 10;
 
@@ -67,18 +71,33 @@ export interface LeaseKeeper extends AsyncDisposable {
 
 export interface WatchPeersOptions {
   readonly signal: AbortSignal;
+  /** Told about each lease that admission newly rejects or stops rejecting (after it was logged). */
+  readonly onAdmission?: ((update: PeerUpdate) => void) | undefined;
   /** A recent listing to start from (e.g. the one the lease was acquired with); changes since are watched. */
   readonly initial?: LeaseListing | undefined;
-  /** Receives each non-empty batch, one at a time, in store order. */
+  /**
+   * Receives each non-empty batch, one at a time: what changed since the previous batch, coalesced per lease
+   * (removals first), so a slow backend sees fewer, larger batches rather than a growing queue.
+   */
   readonly onBatch: (batch: LeaseBatch) => void | Promise<void>;
 }
 
 export interface PeerWatch extends AsyncDisposable {
   /** Resolves once the first full listing was delivered. */
   readonly synced: Promise<void>;
+  /** The admitted peers: what the backend programs. */
   peers(): Lease[];
+  /** The peer leases admission refused, with the reason: shown, never programmed. */
+  rejected(): RejectedLease[];
   /** Tells the watch which lease is this host's own (after a re-acquire). */
-  setOwn(own: LeaseSubnets): void;
+  setOwn(own: Lease): void;
+  /** Leases changed in the store and waiting for the next batch (bounded by the number of distinct leases). */
+  pending(): number;
+  /**
+   * Runs a full reconcile of the backend with the admitted peers, never concurrently with a batch (the batches
+   * resume after it, with what changed meanwhile).
+   */
+  reconcile(task: (peers: readonly Lease[]) => Promise<void>): Promise<void>;
 }
 
 export class LeaseManager {
@@ -344,24 +363,25 @@ export class LeaseManager {
   }
 
   /**
-   * Watches every peer's lease: a full listing first, then changes from the next revision on. Batches never
-   * contain the own lease; a malformed entry is logged and skipped.
+   * Watches every peer's lease: a full listing first, then changes from the next revision on. Each lease passes
+   * admission (core's admission decision, from the host's point of view in `admission`) before it reaches a batch:
+   * rejected leases are logged once per lease and reason and never delivered. Batches never contain the own lease;
+   * a malformed entry is logged and skipped.
    */
-  watchPeers(own: LeaseSubnets | undefined, options: WatchPeersOptions): PeerWatch {
+  watchPeers(admission: AdmissionContext, options: WatchPeersOptions): PeerWatch {
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, options.signal]);
-    const set = new PeerLeaseSet(own);
-    const deliver = async (events: LeaseEvent[]) => {
-      if (events.length === 0) return;
-      try {
-        await options.onBatch(events);
-      } catch (err) {
-        this.#log.error('applying lease batch failed', { events: events.length, reason: errorMessage(err) });
-      }
+    const set = new PeerLeaseSet(admission);
+    // The watch never waits for the backend: changes are coalesced per key into the next batch.
+    const delivery = new PeerDelivery(set, options.onBatch, this.#log);
+    const deliver = (update: PeerUpdate) => {
+      this.#logAdmission(update);
+      if (update.rejected.length > 0 || update.cleared.length > 0) options.onAdmission?.(update);
+      delivery.push(update.events);
     };
     const resync = async (): Promise<bigint> => {
       const listing = await this.listLeases();
-      await deliver(set.reset(listing.leases));
+      deliver(set.reset(listing.leases));
       return listing.revision;
     };
     let markSynced: () => void = () => undefined;
@@ -379,7 +399,7 @@ export class LeaseManager {
           if (subnets.ok) events.push({ type: 'removed', lease: { key, ...subnets.value, attrs: { publicIP: '0.0.0.0' }, expiresAt: undefined } });
         }
       }
-      await deliver(set.apply(events));
+      deliver(set.apply(events));
     };
 
     const loop = (async () => {
@@ -388,7 +408,7 @@ export class LeaseManager {
       const backoff = new Backoff(100, 5000);
       let fromRevision: bigint | undefined;
       if (options.initial) {
-        await deliver(set.reset(options.initial.leases));
+        deliver(set.reset(options.initial.leases));
         fromRevision = options.initial.revision + 1n;
       }
       while (!signal.aborted && fromRevision === undefined) {
@@ -399,6 +419,8 @@ export class LeaseManager {
           await sleep(backoff.next(), signal);
         }
       }
+      // Synced once the first listing reached the backend.
+      await delivery.idle();
       markSynced();
       if (fromRevision === undefined) return;
       await runWatchLoop({
@@ -417,13 +439,14 @@ export class LeaseManager {
     return {
       synced,
       peers: () => set.peers(),
-      setOwn: (subnets) => {
-        const events = set.setOwn(subnets);
-        if (events.length > 0) void deliver(events);
-      },
+      rejected: () => set.rejected(),
+      pending: () => delivery.pending,
+      reconcile: (task) => delivery.reconcile(task),
+      setOwn: (own) => deliver(set.setOwn(own)),
       async [Symbol.asyncDispose]() {
         controller.abort();
         await loop;
+        await delivery.idle();
       },
     };
   }
@@ -460,6 +483,24 @@ export class LeaseManager {
       attrs,
       expiresAt: ttlSeconds === null ? null : this.#now() + ttlSeconds * 1000,
     };
+  }
+
+  /** One line per lease and reason: a rejection is logged when it starts or its reason changes, not per resync. */
+  #logAdmission(update: PeerUpdate): void {
+    for (const { lease, rejection } of update.rejected) {
+      this.#log.warn('peer lease rejected, not programming it', {
+        key: this.registry.leaseKey(lease.key),
+        reason: rejection.reason,
+        detail: rejection.detail,
+        publicIP: lease.attrs.publicIP,
+        fix: 'correct or delete the key (flannelctl leases revoke); flannelctl status lists every rejected lease',
+      });
+    }
+    const admitted = new Set(update.events.filter((e) => e.type === 'added').map((e) => e.lease.key));
+    for (const lease of update.cleared) {
+      if (admitted.has(lease.key)) this.#log.info('peer lease admitted now', { key: this.registry.leaseKey(lease.key) });
+      else this.#log.info('rejected peer lease is gone', { key: this.registry.leaseKey(lease.key) });
+    }
   }
 
   #logSkipped(skipped: readonly SkippedEntry[]): void {

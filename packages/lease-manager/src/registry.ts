@@ -104,7 +104,7 @@ export class EtcdRegistry {
       const ttl = ttls?.get(kv.lease);
       expiresAt = ttl === undefined ? undefined : now() + ttl * 1000;
     }
-    return { ok: true, lease: { key: subnetKey, ...subnets.value, attrs: attrs.value, expiresAt } };
+    return { ok: true, lease: { key: subnetKey, ...subnets.value, attrs: attrs.value, expiresAt, createRevision: BigInt(kv.create_revision) } };
   }
 
   /**

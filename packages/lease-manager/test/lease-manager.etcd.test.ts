@@ -194,7 +194,7 @@ describe('watchPeers', () => {
     const own = await manager.acquireLease({ config: NET16, attrs: attrs('192.0.2.1') });
     const peerA = await h.manager().acquireLease({ config: NET16, attrs: attrs('192.0.2.2') });
     const collector = batchCollector();
-    await using watch = manager.watchPeers(own, { signal: new AbortController().signal, onBatch: collector.onBatch });
+    await using watch = manager.watchPeers({ config: NET16, own }, { signal: new AbortController().signal, onBatch: collector.onBatch });
     await watch.synced;
     expect(collector.events()).toEqual([`added ${peerA.key} 192.0.2.2`]);
     const peerB = await h.manager().acquireLease({ config: NET16, attrs: attrs('192.0.2.3') });
@@ -212,7 +212,7 @@ describe('watchPeers', () => {
     const own = await manager.acquireLease({ config: NET16, attrs: attrs('192.0.2.1') });
     const peer = await h.manager().acquireLease({ config: NET16, attrs: attrs('192.0.2.2') });
     const collector = batchCollector();
-    await using watch = manager.watchPeers(own, { signal: new AbortController().signal, onBatch: collector.onBatch });
+    await using watch = manager.watchPeers({ config: NET16, own }, { signal: new AbortController().signal, onBatch: collector.onBatch });
     await watch.synced;
     const client = manager.registry.client;
     await client.put('/coreos.com/network/subnets/not-a-subnet').value('{}').exec();
@@ -232,7 +232,7 @@ describe('watchPeers', () => {
     const peerManager = h.manager();
     const peer = await peerManager.acquireLease({ config: NET16, attrs: attrs('192.0.2.2', { backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '02:00:00:00:00:01' } }) });
     const collector = batchCollector();
-    await using watch = manager.watchPeers(own, { signal: new AbortController().signal, onBatch: collector.onBatch });
+    await using watch = manager.watchPeers({ config: { ...NET16, backendType: 'vxlan' }, own }, { signal: new AbortController().signal, onBatch: collector.onBatch });
     await watch.synced;
     await peerManager.acquireLease({ config: NET16, attrs: attrs('192.0.2.2', { backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '02:00:00:00:00:02' } }) });
     await waitFor(() => collector.batches.length === 2, { what: 'the change' });
@@ -241,6 +241,35 @@ describe('watchPeers', () => {
       ['added', '02:00:00:00:00:02'],
     ]);
     expect(peer.key).toBe(watch.peers()[0]!.key);
+  });
+
+  it('admits only valid peers: an alias key is rejected once, logged once, and deleting it keeps the real peer', async () => {
+    await using h = await createHarness();
+    const manager = h.manager();
+    const own = await manager.acquireLease({ config: NET16, attrs: attrs('192.0.2.1') });
+    const peer = await h.manager().acquireLease({ config: NET16, attrs: attrs('192.0.2.2') });
+    const collector = batchCollector();
+    const admissions: string[] = [];
+    await using watch = manager.watchPeers(
+      { config: NET16, own, ownPublicIPs: ['192.0.2.1'] },
+      { signal: new AbortController().signal, onBatch: collector.onBatch, onAdmission: (u) => admissions.push(...u.rejected.map((r) => `${r.lease.key} ${r.rejection.reason}`), ...u.cleared.map((l) => `${l.key} cleared`)) },
+    );
+    await watch.synced;
+    const client = manager.registry.client;
+    const alias = peer.key.replace('.0-24', '.9-24');
+    await client.put(`/coreos.com/network/subnets/${alias}`).value('{"PublicIP":"192.0.2.66"}').exec();
+    await client.put('/coreos.com/network/subnets/1.2.3.4-0').value('{"PublicIP":"192.0.2.66"}').exec();
+    await client.put('/coreos.com/network/subnets/10.1.200.0-24').value('{"PublicIP":"192.0.2.1"}').exec();
+    await waitFor(() => admissions.length === 3, { what: 'three rejections' });
+    // The same value written again (a renewal) is not logged again.
+    await client.put(`/coreos.com/network/subnets/${alias}`).value('{"PublicIP":"192.0.2.66"}').exec();
+    await client.delete().key(`/coreos.com/network/subnets/${alias}`).exec();
+    await waitFor(() => admissions.length === 4, { what: 'the alias gone' });
+    expect(admissions).toEqual([`${alias} non-canonical-key`, '1.2.3.4-0 non-canonical-key', '10.1.200.0-24 own-public-ip', `${alias} cleared`]);
+    expect(collector.events()).toEqual([`added ${peer.key} 192.0.2.2`]);
+    expect(watch.peers().map((p) => p.key)).toEqual([peer.key]);
+    expect(watch.rejected().map((r) => r.lease.key).sort()).toEqual(['1.2.3.4-0', '10.1.200.0-24']);
+    expect(h.log.records.filter((r) => r.message === 'peer lease rejected, not programming it')).toHaveLength(3);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   isFlannelError,
   parseNetworkConfig,
   poolCapacity,
+  printable,
   resolveNetworkConfig,
   type NetworkConfig,
   type SubnetPool,
@@ -24,6 +25,7 @@ import type { CommandContext } from '../context.js';
 import { formatInlineValue, renderFields } from '../format.js';
 import { describeMisfit } from '../lease-fit.js';
 import { UsageError } from '../options.js';
+import { checkUnderlay } from '../underlay.js';
 
 export interface ConfigSetArgs {
   readonly network: string | undefined;
@@ -122,6 +124,8 @@ export async function configSet(args: ConfigSetArgs, ctx: CommandContext): Promi
 
   const config = await validateAsFlanneld(document);
   const text = goJsonStringify(canonicalNetworks(document as Record<string, unknown>, config));
+  const underlayWarning = await checkUnderlay(config, { force: args.force, writing: true });
+  if (underlayWarning) ctx.warn(`${underlayWarning}; writing the config anyway (--force)`);
 
   const { registry } = await ctx.openStore();
   const listing = await registry.listLeases();
@@ -200,7 +204,7 @@ export function reportSkipped(skipped: readonly SkippedEntry[], subnetsPrefix: s
   for (const entry of skipped) {
     const name = entry.key.slice(subnetsPrefix.length);
     const hint = entry.key.startsWith(subnetsPrefix) && name !== '' && !name.includes('/') ? ` (delete it with \`flannelctl leases revoke ${name}\`)` : '';
-    ctx.warn(`skipping malformed lease ${entry.key}: ${entry.reason}${hint}`);
+    ctx.warn(printable(`skipping malformed lease ${entry.key}: ${entry.reason}${hint}`));
   }
 }
 
@@ -232,7 +236,8 @@ export async function configGet(args: { readonly json: boolean }, ctx: CommandCo
   const { registry } = await ctx.openStore();
   const text = await readStoredConfig(registry);
   if (args.json) {
-    ctx.out(text);
+    // The document as stored; if what is stored is not even JSON, its control characters are escaped.
+    ctx.out(text.split('\n').map(printable).join('\n'));
     return;
   }
   const config = parseStoredConfig(text, registry);
@@ -270,6 +275,7 @@ export async function configValidate(args: { readonly file: string | undefined }
     const text = await readConfigFile(args.file, ctx);
     parseNetworkConfig(text);
     config = await validateAsFlanneld(JSON.parse(text));
+    await checkUnderlay(config, { force: false, writing: false });
   } else {
     const { registry } = await ctx.openStore();
     const text = await readStoredConfig(registry);
@@ -309,7 +315,7 @@ export const configGroup: CommandGroup = {
         { flag: 'enable-nftables', help: 'use nftables instead of iptables (EnableNFTables)' },
         { flag: 'no-ipv4', help: 'disable IPv4 (EnableIPv4 false), for an IPv6-only network' },
         { flag: 'file', value: '<file>', help: 'write this JSON document (- for stdin) instead of building one from flags' },
-        { flag: 'force', help: 'write even if existing leases no longer fit the new config' },
+        { flag: 'force', help: 'write even if existing leases no longer fit the new config, or the network overlaps this host\'s interface' },
       ],
       examples: [
         'flannelctl config set 10.1.0.0/16 --backend vxlan --backend-opt VNI=1',

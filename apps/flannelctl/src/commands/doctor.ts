@@ -7,7 +7,7 @@
  * lease and the config it derives what the kernel should hold, with the backends' own planners (vxlan planPeers,
  * host-gw planRoutes), and compares that with the real tables. Last, it probes each peer subnet's gateway.
  */
-import { errorMessage, IpNet, type IpFamily, type Lease, type NetworkConfig, type RouteEntry } from '@flannel-ts/core';
+import { admitLeases, errorMessage, IpNet, type IpFamily, type Lease, type NetworkConfig, type RouteEntry } from '@flannel-ts/core';
 import { peerEndpoint, parseVxlanConfig, planPeers, type FamilyView } from '@flannel-ts/backend-vxlan';
 import { planRoutes } from '@flannel-ts/backend-host-gw';
 import { createHostNetwork } from '@flannel-ts/host-net';
@@ -30,6 +30,7 @@ import {
   checkMtu,
   checkPeers,
   checkReady,
+  checkRejectedLeases,
   checkSubnetEnv,
   checkUdpRoute,
   checkVxlanEntries,
@@ -169,7 +170,11 @@ export async function doctor(args: DoctorArgs, ctx: CommandContext): Promise<num
   const leases = store.ok ? store.leases : [];
   const ownMatch = store.ok ? findOwnLease(leases, env, localAddresses) : undefined;
   const own = ownMatch?.timed.lease;
-  const peers = leases.map((t) => t.lease).filter((l) => l.key !== own?.key);
+  // The peers flanneld programs: core's admission decision from this host's point of view (as flanneld takes it).
+  const admission = config
+    ? admitLeases(leases.map((t) => t.lease), { config, own, ownPublicIPs: [own?.attrs.publicIP, own?.attrs.publicIPv6] })
+    : { admitted: leases.map((t) => t.lease).filter((l) => l.key !== own?.key), rejected: [] };
+  const peers = admission.admitted;
 
   let view: BackendView | undefined;
   let viewError: string | undefined;
@@ -207,6 +212,7 @@ export async function doctor(args: DoctorArgs, ctx: CommandContext): Promise<num
   if (store.ok) {
     findings.push(...checkLease({ own: ownMatch, config, envSubnet: env?.subnet ?? env?.ipv6Subnet, now: ctx.now(), expiryWarningMs: args.expiryWarningMs }));
     findings.push(checkDuplicatePublicIPs(own, leases, localAddresses));
+    if (config) findings.push(checkRejectedLeases(admission.rejected));
   } else {
     findings.push(warn('lease', 'not checked: the leases could not be read from etcd'));
   }

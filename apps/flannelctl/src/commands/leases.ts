@@ -4,26 +4,32 @@
  * it when flanneld starts there. A reservation that does not fit the config would be deleted by that flanneld as
  * incompatible, so it is refused here before anything is written.
  */
-import { FlannelError, IpNet, normalizeIP, parseSubnetKey, type Lease, type LeaseAttrs, type LeaseSubnets } from '@flannel-ts/core';
+import { FlannelError, IpNet, admitLeases, normalizeIP, parseSubnetKey, printable, type Lease, type LeaseAttrs, type LeaseSubnets, type Rejection } from '@flannel-ts/core';
 import { defineCommand, type CommandGroup } from '../command.js';
 import type { CommandContext } from '../context.js';
-import { leaseRow, renderLeaseTable } from '../lease-rows.js';
+import { leaseRow, renderLeaseNotes, renderLeaseTable } from '../lease-rows.js';
 import { listTimedLeases, renewedAgoMs } from '../lease-times.js';
 import { describeMisfit } from '../lease-fit.js';
 import { classifyDelete, classifyPut, describeEvent, renderEventHeader, renderEventLine, type KnownKey, type LeaseEventKind } from '../lease-events.js';
 import { UsageError } from '../options.js';
 import { reportSkipped } from './config.js';
+import { readConfigLeniently } from '../read-config.js';
 
 /**
  * Every lease as a row (the shape of `status` hosts[] and `leases watch` events), sorted by subnet. The clock is read
- * once, so every expiry is computed from the same instant.
+ * once, so every expiry is computed from the same instant. A lease admission rejects keeps its row, flagged, with
+ * the reason below the table (and in --json).
  */
 export async function leasesList(args: { readonly json: boolean }, ctx: CommandContext): Promise<void> {
-  const { registry } = await ctx.openStore();
+  const { registry, manager } = await ctx.openStore();
   const now = ctx.now();
   const listing = await listTimedLeases(registry, () => now);
   reportSkipped(listing.skipped, registry.subnetsPrefix, ctx);
-  const rows = listing.leases.map((timed) => leaseRow(timed.lease, now, { renewedAgoMs: renewedAgoMs(timed) }));
+  // Without a usable config nothing can be judged (status says why); every lease is then shown unflagged.
+  const { config } = await readConfigLeniently(manager);
+  const rejections = new Map<Lease, Rejection>();
+  if (config) for (const { lease, rejection } of admitLeases(listing.leases.map((t) => t.lease), { config }).rejected) rejections.set(lease, rejection);
+  const rows = listing.leases.map((timed) => leaseRow(timed.lease, now, { renewedAgoMs: renewedAgoMs(timed) }, [], [], rejections.get(timed.lease)));
   if (args.json) {
     ctx.out(JSON.stringify(rows, null, 2));
     return;
@@ -32,7 +38,8 @@ export async function leasesList(args: { readonly json: boolean }, ctx: CommandC
     ctx.err(`no leases under ${registry.subnetsPrefix}`);
     return;
   }
-  ctx.out(renderLeaseTable(rows));
+  const notes = renderLeaseNotes(rows);
+  ctx.out(notes.length > 0 ? `${renderLeaseTable(rows)}\n\nNotes:\n${notes.join('\n')}` : renderLeaseTable(rows));
 }
 
 export interface ReserveArgs {
@@ -127,7 +134,7 @@ export async function leasesRevoke(args: { readonly subnet: string }, ctx: Comma
     throw new FlannelError('LEASE_NOT_FOUND', `no lease ${args.subnet} under ${registry.subnetsPrefix}: see the leases with \`flannelctl leases list\``);
   }
   await manager.revokeLease(key);
-  ctx.out(`revoked ${registry.leaseKey(key)}${holder ? ` (held by ${holder})` : ''}`);
+  ctx.out(printable(`revoked ${registry.leaseKey(key)}${holder ? ` (held by ${holder})` : ''}`));
 }
 
 function sameNet(a: IpNet | undefined, b: IpNet): boolean {
@@ -249,7 +256,9 @@ export const leasesGroup: CommandGroup = {
       details:
         'EXPIRES shows when the etcd lease ends and the time left, or `reserved` for a key without an etcd lease.\n' +
         'Entries that cannot be read are reported on stderr and skipped. --json prints an array of objects with\n' +
-        'key, subnet, ipv6Subnet, publicIP, publicIPv6, backendType, backendData, backendV6Data, expiresAt and reserved.',
+        'key, subnet, ipv6Subnet, publicIP, publicIPv6, backendType, backendData, backendV6Data, expiresAt, reserved and\n' +
+        'rejection ({reason, detail} when flanneld refuses to program the lease, e.g. a key with host bits; else null).\n' +
+        'A rejected lease keeps its row, with its key and FLAGS rejected:<reason>, and the reason in words below.',
       options: [{ flag: 'json', help: 'print the leases as a JSON array' }],
       examples: ['flannelctl leases list', 'flannelctl leases list --json'],
       parse: (_positionals, o) => ({ json: o.bool('json') ?? false }),

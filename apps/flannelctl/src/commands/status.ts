@@ -5,11 +5,11 @@
  * has not renewed: flanneld renews 60 min before the end by default), a lease the config would not hand out (its
  * host will drop it at the next start), and reservations.
  */
-import { leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, type Lease, type NetworkConfig } from '@flannel-ts/core';
+import { admitLeases, leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, printable, type Lease, type NetworkConfig, type Rejection, type RejectionReason } from '@flannel-ts/core';
 import { defineCommand, type Command } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { formatInlineValue, formatRemaining, renderFields } from '../format.js';
-import { camelKeys, display, leaseRow, renderLeaseTable, type LeaseRow } from '../lease-rows.js';
+import { camelKeys, leaseRow, renderLeaseNotes, renderLeaseTable, type LeaseRow } from '../lease-rows.js';
 import { describeMisfit } from '../lease-fit.js';
 import { listTimedLeases, renewedAgoMs, type TimedLease } from '../lease-times.js';
 import { reportSkipped } from './config.js';
@@ -18,7 +18,7 @@ import { readConfigLeniently } from '../read-config.js';
 /** flanneld's default --subnet-lease-renew-margin: a lease with less left than this should have been renewed. */
 export const DEFAULT_EXPIRY_WARNING_MS = 60 * 60_000;
 
-export const LEASE_FLAGS = ['duplicate-public-ip', 'expiring', 'outside-config', 'reserved'] as const;
+export const LEASE_FLAGS = ['duplicate-public-ip', 'expiring', 'outside-config', 'rejected', 'reserved'] as const;
 export type LeaseFlag = (typeof LEASE_FLAGS)[number];
 
 /** A lease row of the report: the shape `leases list` and `leases watch` print too. */
@@ -81,6 +81,9 @@ export function buildStatus(input: StatusInput): StatusReport {
     if (lease.attrs.publicIP === NO_PUBLIC_IP) continue;
     byPublicIP.set(lease.attrs.publicIP, [...(byPublicIP.get(lease.attrs.publicIP) ?? []), lease]);
   }
+  // The same decision every flanneld takes (seen from no particular host: overlaps and duplicate MACs between leases).
+  const rejections = new Map<Lease, Rejection>();
+  if (config) for (const { lease, rejection } of admitLeases(input.leases.map((t) => t.lease), { config }).rejected) rejections.set(lease, rejection);
   const hosts = input.leases.map((timed): LeaseRow => {
     const { lease } = timed;
     const flags: LeaseFlag[] = [];
@@ -102,7 +105,7 @@ export function buildStatus(input: StatusInput): StatusReport {
       flags.push('outside-config');
       notes.push(`${describeMisfit(config, lease) ?? 'does not fit the config'}: its host drops it at the next start (or revoke it)`);
     }
-    return leaseRow(lease, now, { renewedAgoMs: renewedAgoMs(timed) }, flags, notes);
+    return leaseRow(lease, now, { renewedAgoMs: renewedAgoMs(timed) }, flags, notes, rejections.get(lease));
   });
 
   let capacity: StatusReport['capacity'] = null;
@@ -155,7 +158,7 @@ export function renderStatus(report: StatusReport): string {
 
   if (report.hosts.length > 0) {
     blocks.push(renderLeaseTable(report.hosts));
-    const notes = report.hosts.flatMap((h) => h.notes.map((note) => `  ${display(h.subnet ?? h.key)}: ${note}`));
+    const notes = renderLeaseNotes(report.hosts);
     if (notes.length > 0) blocks.push(`Notes:\n${notes.join('\n')}`);
   } else {
     blocks.push('No leases: no host has joined yet.');
@@ -210,8 +213,9 @@ export const statusCommand: Command = defineCommand<StatusArgs>({
     'Shows the config, the subnets it can hand out (total, leased, reserved, free) and one row per lease: subnet,\n' +
     'public IP, backend, VTEP MAC, when it expires and how long ago it was last renewed (how long ago its current\n' +
     'etcd lease was granted). FLAGS marks duplicate-public-ip (two leases name the same host), expiring (less than\n' +
-    '--expiry-warning left: the host is not renewing), outside-config (the config would not hand this subnet out) and\n' +
-    'reserved. Exit 0 when the status could be read (flags do not fail it), 1 when the config is missing or invalid.\n' +
+    '--expiry-warning left: the host is not renewing), outside-config (the config would not hand this subnet out),\n' +
+    'rejected (flanneld refuses to program it: the reason is in the notes, e.g. a key with host bits, a subnet outside\n' +
+    'Network, an overlap with an older lease, a loopback public IP) and reserved. Exit 0 when the status could be read (flags do not fail it), 1 when the config is missing or invalid.\n' +
     '--json prints {configKey, config, configError, capacity, hosts[], skipped[], summary}.',
   options: [
     { flag: 'json', help: 'print the report as JSON' },

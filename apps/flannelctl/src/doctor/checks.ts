@@ -3,7 +3,7 @@
  * with made-up facts. The expected kernel state comes from the backends' own planners (vxlan `planPeers`, host-gw
  * `planRoutes`), so doctor and flanneld agree on what "right" is by construction.
  */
-import { IpNet, NO_PUBLIC_IP, normalizeIP, type FdbEntry, type IpFamily, type Lease, type NeighbourEntry, type NetworkConfig, type RouteEntry } from '@flannel-ts/core';
+import { IpNet, NO_PUBLIC_IP, normalizeIP, type FdbEntry, type IpFamily, type Lease, type NeighbourEntry, type NetworkConfig, type RejectedLease, type RouteEntry } from '@flannel-ts/core';
 import { peerEndpoint, type DesiredRoute, type DesiredState } from '@flannel-ts/backend-vxlan';
 import type { PlannedRoute } from '@flannel-ts/backend-host-gw';
 import { forwardRules as hostForwardRules, masqueradeRules } from '@flannel-ts/host-net';
@@ -190,6 +190,17 @@ export function checkDuplicatePublicIPs(own: Lease | undefined, leases: readonly
     );
   }
   return ok('duplicate-public-ip', 'no other lease names the same public IP');
+}
+
+/** One warning for the peer leases flanneld refuses to program (core's admission), each with its reason. */
+export function checkRejectedLeases(rejected: readonly RejectedLease[]): Finding {
+  if (rejected.length === 0) return ok('rejected-leases', 'every peer lease is admitted');
+  const items = rejected.map(({ lease, rejection }) => `${lease.key} (${rejection.reason}: ${rejection.detail})`);
+  return warn(
+    'rejected-leases',
+    `${rejected.length} peer lease${rejected.length === 1 ? ' is' : 's are'} rejected and not programmed: ${listSome(items)}`,
+    rejected.map(({ lease }) => `flannelctl leases revoke ${lease.key}`).join('\n') + '\n(or correct the key; flannelctl status lists each with its reason)',
+  );
 }
 
 // ---- subnet.env -------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 /** What `flannelctl doctor` reports: one finding per check, each with the fix when something is wrong. */
+import { printable } from '@flannel-ts/core';
 
 export type FindingStatus = 'ok' | 'warn' | 'fail';
 
@@ -41,9 +42,10 @@ export function renderFindings(findings: readonly Finding[]): string {
   const width = Math.max(0, ...findings.map((f) => f.check.length));
   const lines: string[] = [];
   for (const finding of findings) {
-    lines.push(`${MARKERS[finding.status]} ${finding.check.padEnd(width)}  ${finding.message}`);
+    // Messages quote lease keys and values from etcd: escaped, so they cannot forge findings (fix lines are ours).
+    lines.push(`${MARKERS[finding.status]} ${finding.check.padEnd(width)}  ${printable(finding.message)}`);
     if (finding.fix !== null && finding.status !== 'ok') {
-      const [first = '', ...rest] = finding.fix.split('\n');
+      const [first = '', ...rest] = finding.fix.split('\n').map(printable);
       lines.push(`    fix: ${first}`, ...rest.map((line) => `         ${line}`));
     }
   }

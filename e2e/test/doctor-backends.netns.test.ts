@@ -50,7 +50,10 @@ describe('flannelctl doctor on each backend', () => {
       expect(result.code).toBe(0);
       const peer = findings.filter((f) => f.check === 'peer');
       expect(peer[0]!.message).toMatch(EXPECTED_PEER[backend]!);
-      if (backend !== 'alloc') expect(peer).toContainEqual(expect.objectContaining({ status: 'warn', message: expect.stringMatching(/^10\.1\.250\.0\/24 \(reserved for 192\.0\.2\.99\) is not probed/) }));
+      // The reservation is a warning: not probed (udp), or rejected for its empty BackendType (host-gw), never a failure.
+      const aboutReservation = findings.filter((f) => f.message.includes('10.1.250.0'));
+      if (backend !== 'alloc') expect(aboutReservation.length, JSON.stringify(findings, null, 2)).toBeGreaterThan(0);
+      for (const finding of aboutReservation) expect(finding.status).toBe('warn');
       const mtu = findings.find((f) => f.check === 'mtu')!;
       expect(mtu.message).not.toMatch(backend === 'alloc' ? /host-gw/ : /alloc/);
     });

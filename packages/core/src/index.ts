@@ -31,8 +31,8 @@ export type { Logger, LogLevel, LogFields, LineLoggerOptions } from './logger.js
 export type { Backend, BackendDeps, BackendFactory, BackendRegistration, ExternalInterface } from './backend.js';
 export { routeChangesOutside } from './host-network.js';
 export type { HostChange, HostNetwork, RouteEntry, AddressEntry, LinkEntry, NeighbourEntry, FdbEntry } from './host-network.js';
-export { renderHelp, renderManPage, renderRows, optionNames, wrapText, versionLine } from './help.js';
+export { renderHelp, renderManPage, versionLine } from './help.js';
 export type { HelpDocument, HelpSection, HelpOption } from './help.js';
 export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, endpointProblem } from './etcd-endpoint.js';
-export { waitProgress, WAIT_PROGRESS_EVERY_MS } from './wait-progress.js';
+export { waitProgress } from './wait-progress.js';
 export type { WaitProgress } from './wait-progress.js';

@@ -71,7 +71,9 @@ function formatJsonLine(time: string, level: LogLevel, component: string, msg: s
     if (value === undefined) continue;
     line[JSON_KEYS.has(key) ? `field.${key}` : key] = jsonValue(value);
   }
-  return JSON.stringify(line);
+  // JSON escapes C0 controls itself; DEL, C1 and bidi controls (which a value from etcd may hold) are escaped too,
+  // as the text format does, so no line shows other than it reads.
+  return JSON.stringify(line).replace(/[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Numbers, booleans and null stay as they are; errors become their message, bigints and other objects text. */

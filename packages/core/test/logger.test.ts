@@ -18,6 +18,10 @@ describe('createLineLogger', () => {
       '{"time":"2026-11-25T02:13:34.123Z","level":"info","component":"flanneld/lease-manager","msg":"acquired lease","subnet":"10.1.30.0/24","ttl":86400,"ok":true,"field.msg":"clash","err":"boom"}',
     ]);
     expect(Object.keys(JSON.parse(lines[0]!) as object).slice(0, 4)).toEqual(['time', 'level', 'component', 'msg']);
+    // A value from etcd cannot break the line or hide text: controls are escaped, and the line still parses back.
+    log.warn('bad', { key: 'a\nb\u001b[31m\u202e\u0085' });
+    expect(lines[1]).toContain('"key":"a\\nb\\u001b[31m\\u202e\\u0085"');
+    expect((JSON.parse(lines[1]!) as { key: string }).key).toBe('a\nb\u001b[31m\u202e\u0085');
   });
 
   test('writes `time level component msg key=value`', () => {

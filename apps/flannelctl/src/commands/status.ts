@@ -5,7 +5,7 @@
  * has not renewed: flanneld renews 60 min before the end by default), a lease the config would not hand out (its
  * host will drop it at the next start), and reservations.
  */
-import { admitLeases, leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, printable, type Lease, type NetworkConfig, type Rejection, type RejectionReason } from '@flannel-ts/core';
+import { admitLeases, leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, type Lease, type NetworkConfig, type Rejection } from '@flannel-ts/core';
 import { defineCommand, type Command } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { formatInlineValue, formatRemaining, renderFields } from '../format.js';

@@ -17,7 +17,8 @@ export const KERNEL_DEFAULT_VXLAN_PORT = 8472;
 const KEYS = ['VNI', 'Port', 'GBP', 'Learning', 'DirectRouting', 'MTU'] as const;
 
 export function parseVxlanConfig(backend: Readonly<Record<string, unknown>>): VxlanConfig {
-  const fields = backendOptionFields(backend, 'vxlan', KEYS);
+  // MacPrefix and Name are flannel's Windows vxlan options, ignored on Linux: a mixed cluster's config stays valid.
+  const fields = backendOptionFields(backend, 'vxlan', KEYS, ['MacPrefix', 'Name']);
   const int = (name: (typeof KEYS)[number], fallback: number, min: number, max: number): number => {
     const value = fields[name] ?? fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

@@ -15,6 +15,8 @@ describe('the backends of this build', () => {
     for (const type of BACKEND_TYPES) expect(check({ Type: type }).factory.type).toBe(type);
     expect(check({ Type: 'vxlan', vni: 7, directrouting: true }).config).toMatchObject({ vni: 7, directRouting: true });
     expect(check({ Type: 'udp', Port: 8300 }).config).toMatchObject({ port: 8300 });
+    // flannel's Windows vxlan keys, ignored on Linux as flannel does: a mixed cluster's config stays valid.
+    expect(check({ Type: 'vxlan', MacPrefix: '0E-2A', Name: 'flannel.4096' }).config).toMatchObject({ vni: 1 });
   });
 
   it.each([

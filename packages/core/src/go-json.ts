@@ -46,8 +46,14 @@ export function matchFields<F extends string>(
  * name and always allowed. Unlike Go (which ignores unknown keys), an unknown option is refused: a misspelt
  * `Vni` is one thing, `VNl` silently falling back to the default is another.
  */
-export function backendOptionFields<F extends string>(backend: Readonly<Record<string, unknown>>, type: string, known: readonly F[]): Partial<Record<F, unknown>> {
-  const allowed = new Set([...known, 'Type'].map((field) => field.toLowerCase()));
+export function backendOptionFields<F extends string>(
+  backend: Readonly<Record<string, unknown>>,
+  type: string,
+  known: readonly F[],
+  /** Keys flannel defines for another platform and ignores here (vxlan's Windows `MacPrefix`, `Name`): accepted, unused. */
+  ignored: readonly string[] = [],
+): Partial<Record<F, unknown>> {
+  const allowed = new Set([...known, ...ignored, 'Type'].map((field) => field.toLowerCase()));
   const unknown = Object.keys(backend).filter((key) => !allowed.has(key.toLowerCase()));
   if (unknown.length > 0) {
     const options = known.length === 0 ? `the ${type} backend takes no options` : `the ${type} backend takes ${known.join(', ')}`;

@@ -28,14 +28,14 @@ describe('vxlan backend, 3 hosts', () => {
   });
 
   it('creates flannel.1 and publishes its MAC in the lease as flannel does', async () => {
-    const listing = JSON.parse(await lab.flannelctl(['leases', 'list', '--json'])) as Array<{ publicIP: string; backendType: string; backendData: { VNI: number; VtepMAC: string } }>;
+    const listing = JSON.parse(await lab.flannelctl(['leases', 'list', '--json'])) as Array<{ publicIP: string; backendType: string; backendData: { vni: number; vtepMac: string } }>;
     for (const host of lab.hosts) {
       const env = await host.subnetEnv();
       expect(env.mtu).toBe(1450);
       const [link] = await host.ipJson<Array<{ mtu: number; address: string; linkinfo: { info_kind: string; info_data: { id: number; port: number; learning: boolean; local: string } } }>>(['-d', 'link', 'show', 'flannel.1']);
       expect(link).toMatchObject({ mtu: 1450, linkinfo: { info_kind: 'vxlan', info_data: { id: 1, port: 8472, learning: false, local: host.underlayIp } } });
       const lease = listing.find((l) => l.publicIP === host.underlayIp);
-      expect(lease).toMatchObject({ backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: link!.address } });
+      expect(lease).toMatchObject({ backendType: 'vxlan', backendData: { vni: 1, vtepMac: link!.address } });
       // Per peer: neighbour, FDB entry and onlink route.
       const routes = await host.ipJson<Array<{ dst: string; gateway: string; flags: string[] }>>(['route', 'show', 'dev', 'flannel.1']);
       expect(routes).toHaveLength(2);

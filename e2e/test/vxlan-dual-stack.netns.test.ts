@@ -12,12 +12,12 @@ describe('vxlan dual stack', () => {
     const [h1, h2] = lab.hosts as [LabHost, LabHost];
     for (const host of lab.hosts) await lab.startFlanneld(host);
 
-    const leases = JSON.parse(await lab.flannelctl(['leases', 'list', '--json'])) as Array<{ key: string; publicIPv6: string; backendType: string; backendV6Data: { VNI: number; VtepMAC: string } }>;
+    const leases = JSON.parse(await lab.flannelctl(['leases', 'list', '--json'])) as Array<{ key: string; publicIPv6: string; backendType: string; backendV6Data: { vni: number; vtepMac: string } }>;
     expect(leases).toHaveLength(2);
     for (const lease of leases) {
       expect(lease.key).toMatch(/^10\.1\.\d+\.0-24&fc00:0:0:1[0-9a-f]{2}::-64$/);
       expect(lease.publicIPv6).toMatch(/^2001:db8::1[12]$/);
-      expect(lease.backendV6Data.VNI).toBe(1);
+      expect(lease.backendV6Data.vni).toBe(1);
     }
 
     const envs = await Promise.all(lab.hosts.map((h) => h.subnetEnv()));
@@ -31,7 +31,7 @@ describe('vxlan dual stack', () => {
     ] as const) {
       const [link] = await host.ipJson<Array<{ address: string; mtu: number }>>(['link', 'show', 'flannel-v6.1']);
       expect(link?.mtu).toBe(1430); // 1500 - 70: the outer header is IPv6
-      expect(leases.find((l) => l.publicIPv6 === `2001:db8::${10 + host.index}`)?.backendV6Data.VtepMAC).toBe(link!.address);
+      expect(leases.find((l) => l.publicIPv6 === `2001:db8::${10 + host.index}`)?.backendV6Data.vtepMac).toBe(link!.address);
       const addresses = await host.ipJson<Array<{ addr_info: Array<{ local: string; scope: string }> }>>(['-6', 'addr', 'show', 'flannel-v6.1']);
       expect(addresses[0]!.addr_info.map((a) => a.local)).toContain(env.ipv6Subnet!.addressText());
     }

@@ -5,7 +5,7 @@
  * 2 usage error.
  */
 import { parseArgs } from 'node:util';
-import { createLineLogger, errorMessage, isFlannelError } from '@flannel-ts/core';
+import { createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core';
 import {
   DEFAULT_DOCKER_HOST,
   DEFAULT_DOCKER_OPTS_FILE,
@@ -70,7 +70,7 @@ export function parseCommandLine(argv: readonly string[], env: CliIo['env'] = {}
     throw new UsageError(describeParseError(errorMessage(err)));
   }
   if (parsed.values['help'] || parsed.values['?']) return { kind: 'print', text: helpText() };
-  if (parsed.values['version']) return { kind: 'print', text: `${PROGRAM} ${VERSION}` };
+  if (parsed.values['version']) return { kind: 'print', text: versionLine(PROGRAM, VERSION) };
   if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}": ${PROGRAM} takes only options`);
 
   const values: Record<string, unknown> = {};

@@ -75,25 +75,25 @@ const variableName = (raw: string | boolean | string[], flag: string): string =>
 };
 
 export const FLAGS: { readonly [K in keyof SetupCliOptions]-?: FlagSpec<SetupCliOptions[K]> } = {
-  subnetFile: { flag: 'subnet-file', short: 'f', kind: 'string', value: 'FILE', default: DEFAULT_SUBNET_FILE, help: "flanneld's subnet.env (its --subnet-file)", section: 'input', parse: text },
-  waitSeconds: { flag: 'wait', kind: 'string', value: 'SECONDS', default: 60, help: 'how long to wait for subnet.env to appear; 0 looks once', section: 'input', parse: seconds },
-  optsFile: { flag: 'opts-file', short: 'd', kind: 'string', value: 'FILE', default: undefined, shownDefault: DEFAULT_DOCKER_OPTS_FILE, help: 'the env file to write', section: 'env-file', parse: optionalText },
+  subnetFile: { flag: 'subnet-file', short: 'f', kind: 'string', value: '<file>', default: DEFAULT_SUBNET_FILE, help: "flanneld's subnet.env (its --subnet-file)", section: 'input', parse: text },
+  waitSeconds: { flag: 'wait', kind: 'string', value: '<seconds>', default: 60, help: 'how long to wait for subnet.env to appear; 0 looks once', section: 'input', parse: seconds },
+  optsFile: { flag: 'opts-file', short: 'd', kind: 'string', value: '<file>', default: undefined, shownDefault: DEFAULT_DOCKER_OPTS_FILE, help: 'the env file to write', section: 'env-file', parse: optionalText },
   individual: { flag: 'individual', short: 'i', kind: 'boolean', default: false, help: 'write DOCKER_OPT_BIP, DOCKER_OPT_IPMASQ, DOCKER_OPT_MTU', section: 'env-file', parse: bool },
   combined: { flag: 'combined', short: 'c', kind: 'boolean', default: false, help: 'write the combined variable (neither -i nor -c: both)', section: 'env-file', parse: bool },
-  key: { flag: 'key', short: 'k', kind: 'string', value: 'NAME', default: undefined, shownDefault: DEFAULT_DOCKER_OPTS_KEY, help: 'name of the combined variable; its value in the environment is kept in front, as mk-docker-opts does', section: 'env-file', parse: variableName },
+  key: { flag: 'key', short: 'k', kind: 'string', value: '<name>', default: undefined, shownDefault: DEFAULT_DOCKER_OPTS_KEY, help: 'name of the combined variable; its value in the environment is kept in front, as mk-docker-opts does', section: 'env-file', parse: variableName },
   noIpMasq: { flag: 'no-ip-masq', short: 'm', kind: 'boolean', default: false, help: 'leave ip-masq out (do not set Docker\'s --ip-masq)', section: 'env-file', parse: bool },
   daemonJson: { flag: 'daemon-json', kind: 'boolean', default: false, help: 'merge "bip", "mtu" and "ip-masq" into daemon.json instead of writing the env file', section: 'daemon-json', parse: bool },
-  daemonJsonFile: { flag: 'daemon-json-file', kind: 'string', value: 'FILE', default: undefined, shownDefault: `the running dockerd's --config-file, else ${DEFAULT_DAEMON_JSON}`, help: "Docker's daemon.json (written with --daemon-json; checked for clashing keys in env-file mode)", section: 'daemon-json', parse: optionalText },
-  restartCommand: { flag: 'restart-command', kind: 'string', value: 'CMD', default: undefined, help: 'restart Docker with this command (run with sh -c) instead of systemctl', section: 'restart', parse: optionalText },
+  daemonJsonFile: { flag: 'daemon-json-file', kind: 'string', value: '<file>', default: undefined, shownDefault: `the running dockerd's --config-file, else ${DEFAULT_DAEMON_JSON}`, help: "Docker's daemon.json (written with --daemon-json; checked for clashing keys in env-file mode)", section: 'daemon-json', parse: optionalText },
+  restartCommand: { flag: 'restart-command', kind: 'string', value: '<cmd>', default: undefined, help: 'restart Docker with this command (run with sh -c) instead of systemctl', section: 'restart', parse: optionalText },
   noRestart: { flag: 'no-restart', kind: 'boolean', default: false, help: 'never restart Docker; say whether it needs one (use before Docker starts, e.g. in a unit ordered before docker.service)', section: 'restart', parse: bool },
-  dockerUnit: { flag: 'docker-unit', kind: 'string', value: 'NAME', default: 'docker', help: "Docker's systemd unit", section: 'restart', parse: text },
-  dockerPidfile: { flag: 'docker-pidfile', kind: 'string', value: 'FILE', default: '/var/run/docker.pid', help: "the running dockerd's --pidfile: its command line is checked for flags that clash with daemon.json", section: 'restart', parse: text },
-  dockerdArgs: { flag: 'dockerd-args', kind: 'repeat', value: 'ARGS', default: [], help: 'flags dockerd is started with that the host cannot show, checked the same way; repeatable (e.g. --dockerd-args="$DOCKER_OPTS" for /etc/default/docker)', section: 'restart', parse: list },
-  dockerHost: { flag: 'docker-host', kind: 'string', value: 'URL', default: undefined, shownDefault: `$DOCKER_HOST, else ${DEFAULT_DOCKER_HOST}`, help: "the daemon's API socket, for verification", section: 'verify', parse: optionalText },
-  bridge: { flag: 'bridge', kind: 'string', value: 'NAME', default: 'docker0', help: "Docker's bridge (when the daemon does not name it)", section: 'verify', parse: text },
-  verifyTimeoutSeconds: { flag: 'verify-timeout', kind: 'string', value: 'SECONDS', default: 60, help: 'how long Docker may take to come back on the new options', section: 'verify', parse: seconds },
+  dockerUnit: { flag: 'docker-unit', kind: 'string', value: '<name>', default: 'docker', help: "Docker's systemd unit", section: 'restart', parse: text },
+  dockerPidfile: { flag: 'docker-pidfile', kind: 'string', value: '<file>', default: '/var/run/docker.pid', help: "the running dockerd's --pidfile: its command line is checked for flags that clash with daemon.json", section: 'restart', parse: text },
+  dockerdArgs: { flag: 'dockerd-args', kind: 'repeat', value: '<args>', default: [], help: 'flags dockerd is started with that the host cannot show, checked the same way; repeatable (e.g. --dockerd-args="$DOCKER_OPTS" for /etc/default/docker)', section: 'restart', parse: list },
+  dockerHost: { flag: 'docker-host', kind: 'string', value: '<url>', default: undefined, shownDefault: `$DOCKER_HOST, else ${DEFAULT_DOCKER_HOST}`, help: "the daemon's API socket, for verification", section: 'verify', parse: optionalText },
+  bridge: { flag: 'bridge', kind: 'string', value: '<name>', default: 'docker0', help: "Docker's bridge (when the daemon does not name it)", section: 'verify', parse: text },
+  verifyTimeoutSeconds: { flag: 'verify-timeout', kind: 'string', value: '<seconds>', default: 60, help: 'how long Docker may take to come back on the new options', section: 'verify', parse: seconds },
   json: { flag: 'json', kind: 'boolean', default: false, help: 'print the outcome as JSON', section: 'output', parse: bool },
-  logLevel: { flag: 'log-level', kind: 'string', value: 'LEVEL', default: 'warn', help: `log on stderr from this level: ${LOG_LEVELS.join(', ')}`, section: 'output', parse: logLevel },
+  logLevel: { flag: 'log-level', kind: 'string', value: '<level>', default: 'info', help: `log on stderr from this level: ${LOG_LEVELS.join(', ')}`, section: 'output', parse: logLevel },
 };
 
 export const FLAG_LIST: readonly FlagSpec<unknown>[] = Object.values(FLAGS);

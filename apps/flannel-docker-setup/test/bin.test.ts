@@ -59,6 +59,7 @@ describe('bin/flannel-docker-setup', () => {
     const result = await spawnBin(['-f', join(dir.path, 'missing.env'), '--wait', '0.5', ...isolated()]);
     expect(result.code).toBe(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
-    expect(result.stderr).toMatch(/^error: \S+missing.env did not appear within 0.5 s: flanneld writes it once it holds a subnet lease\. /);
+    expect(result.stderr).toMatch(/^\S+Z info flannel-docker-setup\/docker-setup waiting for subnet.env /);
+    expect(result.stderr).toMatch(/^error: \S+missing.env did not appear within 0.5 s: flanneld writes it once it holds a subnet lease\. /m);
   });
 });

@@ -76,6 +76,8 @@ describe('deploy/systemd', () => {
     const flanneld = readUnit('flanneld.service');
     expect(flanneld.get('Unit.Before')?.join(' ')).toMatch(/flannel-docker-setup.service.*docker.service/);
     expect(flanneld.get('Service.EnvironmentFile')).toEqual(['-/etc/default/flanneld']);
+    // flanneld notifies systemd (READY=1): the unit must say so, or the notification is ignored.
+    expect(flanneld.get('Service.Type')).toEqual(['notify']);
     const defaults = readFileSync(join(REPO, 'deploy', 'default', 'flanneld'), 'utf8');
     for (const variable of defaults.matchAll(/^#?(FLANNELD_[A-Z_]+)=/gm)) expect(variable[1]).toMatch(/^FLANNELD_(ETCD_ENDPOINTS|ETCD_PREFIX|IFACE|IP_MASQ|SUBNET_FILE|EXTRA_ARGS)$/);
   });

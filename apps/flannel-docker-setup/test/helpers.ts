@@ -20,6 +20,14 @@ export async function run(argv: readonly string[], deps: CliDeps = {}, env: Reco
   return { code, stdout, stderr };
 }
 
+/** stderr without the info lines (the default log level shows progress; these tests look at the outcome). */
+export function withoutInfo(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((line) => !/^\S+Z info /.test(line))
+    .join('\n');
+}
+
 export interface FakeHost {
   readonly deps: CliDeps;
   readonly calls: string[];

@@ -14,8 +14,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { cac, type CAC } from 'cac';
-import { FlannelError, createLineLogger, errorMessage, isFlannelError } from '@flannel-ts/core';
-import { isRetryable } from '@flannel-ts/lease-manager';
+import { FlannelError, createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core';
 import { standaloneGroup, type Command, type CommandGroup } from './command.js';
 import { createCompletionCommand } from './commands/completion.js';
 import { configGroup } from './commands/config.js';
@@ -23,7 +22,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { leasesGroup } from './commands/leases.js';
 import { statusCommand } from './commands/status.js';
 import { createStoreFactory, type CommandContext, type StoreFactory, type TextWriter } from './context.js';
-import { PROGRAM, VERSION, commandUsage, groupUsage, renderCommandHelp, renderGroupHelp, renderTopHelp, topUsage } from './help.js';
+import { PROGRAM, VERSION, commandUsage, groupUsage, manPage as renderManPage, renderCommandHelp, renderGroupHelp, renderTopHelp, topUsage } from './help.js';
 import { ArgReader, ETCD_FLAG_LIST, ETCD_FLAGS, envName, normalizeGoFlags, resolveEtcdOptions, type Env } from './options.js';
 
 export interface CliIo {
@@ -39,6 +38,8 @@ export interface CliIo {
   readonly etcdDeadlineMs?: number | undefined;
   /** Aborted on SIGINT/SIGTERM: `leases watch` then stops (exit 0), other commands are interrupted (exit 130). */
   readonly signal?: AbortSignal | undefined;
+  /** Takes over Node's process warnings so they reach the logger at debug level, not stderr (main.ts wires it). */
+  readonly routeProcessWarnings?: ((sink: (warning: Error) => void) => void) | undefined;
 }
 
 export const EXIT_OK = 0;
@@ -77,9 +78,10 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     const unknown = tokens.find((t) => t.startsWith('-') && !isTopLevelFlag(t));
     if (unknown !== undefined) return usageError(`unknown option \`${unknown.split('=')[0]}\``, topUsage(GROUPS));
     if (tokens.some((t) => t === '-h' || t === '--help')) return { kind: 'print', text: renderTopHelp(GROUPS) };
-    if (tokens.includes('--version')) return { kind: 'print', text: `${PROGRAM} ${VERSION}` };
+    if (tokens.includes('--version')) return { kind: 'print', text: versionLine(PROGRAM, VERSION) };
     return usageError('missing command', topUsage(GROUPS));
   }
+  if (tokens[groupIndex] === 'help') return helpFor(tokens.slice(groupIndex + 1).filter((t) => !t.startsWith('-')));
   const groupName = tokens[groupIndex]!;
   const group = GROUPS.find((g) => g.name === groupName);
   if (!group) return usageError(`unknown command \`${groupName}\``, topUsage(GROUPS));
@@ -116,6 +118,26 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   }
 }
 
+/** `flannelctl help [group [command]]`: the same text as `--help` after those words. */
+function helpFor(words: readonly string[]): Invocation {
+  const [groupName, commandName, extra] = words;
+  if (groupName === undefined) return { kind: 'print', text: renderTopHelp(GROUPS) };
+  const group = GROUPS.find((g) => g.name === groupName);
+  if (!group) return { kind: 'usage-error', message: `unknown command \`${groupName}\``, usage: topUsage(GROUPS) };
+  if (group.standalone) {
+    if (commandName !== undefined) return { kind: 'usage-error', message: `unexpected argument \`${commandName}\``, usage: topUsage(GROUPS) };
+    return { kind: 'print', text: renderCommandHelp(group, group.commands[0]!) };
+  }
+  if (commandName === undefined) return { kind: 'print', text: renderGroupHelp(group) };
+  const command = group.commands.find((c) => c.name === commandName);
+  if (!command) return { kind: 'usage-error', message: `unknown command \`${group.name} ${commandName}\``, usage: groupUsage(group) };
+  if (extra !== undefined) return { kind: 'usage-error', message: `unexpected argument \`${extra}\``, usage: topUsage(GROUPS) };
+  return { kind: 'print', text: renderCommandHelp(group, command) };
+}
+
+/** The man page, for the build (scripts/write-man-page.mjs). */
+export const manPage = (): { program: string; page: string } => renderManPage(GROUPS);
+
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const out = (text: string) => void io.stdout.write(`${text}\n`);
   const err = (text: string) => void io.stderr.write(`${text}\n`);
@@ -131,6 +153,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const { group, command, positionals, options: reader } = invocation;
 
   const log = createLineLogger({ write: err, level: 'warn', component: PROGRAM });
+  io.routeProcessWarnings?.((warning) => log.debug('node warning', { name: warning.name, message: warning.message }));
   const warn = (text: string) => err(`warning: ${text}`);
   let store: StoreFactory | undefined;
   let endpoints: readonly string[] = [];
@@ -179,7 +202,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return code ?? EXIT_OK;
   } catch (caught) {
     if (isFlannelError(caught, 'USAGE')) return usageError(caught.message, commandUsage(group, command));
-    err(`error: ${describeFailure(caught, store?.opened === true, endpoints)}`);
+    // etcd3 is loaded once a store was opened (never for help, version or completion).
+    const etcd = store?.opened ? await import('@flannel-ts/lease-manager') : undefined;
+    err(`error: ${describeFailure(caught, endpoints, etcd)}`);
     return EXIT_FAILED;
   } finally {
     clearTimeout(timer);
@@ -189,21 +214,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 /** One message for a failed command; errors from etcd3 are named as such, with the endpoints. */
-function describeFailure(caught: unknown, storeOpened: boolean, endpoints: readonly string[]): string {
-  if (isFlannelError(caught) || !storeOpened) return errorMessage(caught);
-  if (isRetryable(caught)) return `cannot reach etcd at ${endpoints.join(',')} (${oneLine(caught)}): ${UNREACHABLE_HINT}`;
+function describeFailure(
+  caught: unknown,
+  endpoints: readonly string[],
+  etcd: { describeEtcdError(err: unknown): string; isRetryable(err: unknown): boolean } | undefined,
+): string {
+  if (isFlannelError(caught) || !etcd) return errorMessage(caught);
+  const { describeEtcdError, isRetryable } = etcd;
+  if (isRetryable(caught)) return `cannot reach etcd at ${endpoints.join(',')} (${describeEtcdError(caught)}): ${UNREACHABLE_HINT}`;
   if (caught instanceof TypeError || caught instanceof RangeError || caught instanceof ReferenceError) return errorMessage(caught);
-  return `etcd request to ${endpoints.join(',')} failed: ${oneLine(caught)}`;
+  return `etcd request to ${endpoints.join(',')} failed: ${describeEtcdError(caught)}`;
 }
 
 const UNREACHABLE_HINT = `check that etcd runs there, or point flannelctl at it with --etcd-endpoints (or ${envName(ETCD_FLAGS.etcdEndpoints.flag)})`;
 
-function oneLine(err: unknown): string {
-  return errorMessage(err)
-    .split('\n')[0]!
-    .replace(/\s*Resolution note:.*$/, '')
-    .trim();
-}
 
 function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);

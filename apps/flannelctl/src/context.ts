@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { FlannelError, errorMessage, type Logger } from '@flannel-ts/core';
-import { EtcdRegistry, LeaseManager, connectEtcd } from '@flannel-ts/lease-manager';
+import type { EtcdRegistry, LeaseManager, connectEtcd } from '@flannel-ts/lease-manager';
 import type { EtcdCliOptions, Env } from './options.js';
 
 export interface TextWriter {
@@ -55,6 +55,10 @@ export function createStoreFactory(options: EtcdCliOptions, log: Logger, warn: (
     },
     open() {
       store ??= (async () => {
+        // Loaded on first use: help, version and completion never load etcd3 or grpc.
+        const { EtcdRegistry, LeaseManager, connectEtcd, routeGrpcLogs } = await import('@flannel-ts/lease-manager');
+        // grpc-js's own lines go to the logger at debug level, not to stderr.
+        routeGrpcLogs(log.child('grpc'));
         const tls = await readTlsFiles(options, warn);
         client = connectEtcd({
           endpoints: options.etcdEndpoints,

@@ -8,8 +8,8 @@
  * etcd v3 reports both deletions alike; the etcd lease tells them apart: when the key's etcd lease no longer exists
  * (TTL -1) at the time of the delete, the delete came from expiry (or a revocation of the etcd lease itself).
  */
-import { decodeLeaseAttrs, parseSubnetKey, printable, sameLeaseAttrs, type LeaseAttrs } from '@flannel-ts/core';
-import { formatRemaining } from './format.js';
+import { decodeLeaseAttrs, parseSubnetKey, sameLeaseAttrs, type Lease } from '@flannel-ts/core';
+import { display, leaseRow, renderLeaseHeader, renderLeaseLine, unreadableRow, type LeaseColumn, type LeaseRow } from './lease-rows.js';
 
 export const LEASE_EVENT_KINDS = ['added', 'renewed', 'changed', 'removed', 'expired'] as const;
 export type LeaseEventKind = (typeof LEASE_EVENT_KINDS)[number];
@@ -39,26 +39,29 @@ export function classifyDelete(etcdLeaseId: string | undefined, remainingTtlSeco
   return remainingTtlSeconds !== undefined && remainingTtlSeconds < 0 ? 'expired' : 'removed';
 }
 
-/** One line of `leases watch --json`. */
-export interface LeaseEventJson {
+/** One line of `leases watch --json`: the lease as a row (the shape of `leases list`), and what happened to it. */
+export interface LeaseEventJson extends LeaseRow {
   /** When flannelctl saw the event, ISO-8601 with milliseconds. */
   readonly time: string;
   readonly type: LeaseEventKind;
-  /** The subnet key as stored, e.g. `10.1.30.0-24`. */
-  readonly key: string;
-  readonly subnet: string | null;
-  readonly ipv6Subnet: string | null;
-  /** The lease's attributes: as written for a put, as last known for a delete (null if never seen). */
-  readonly publicIP: string | null;
-  readonly publicIPv6: string | null;
-  readonly backendType: string | null;
-  readonly backendData: unknown;
-  /** For a put: when the new etcd lease ends (ISO-8601), null for a reservation. */
-  readonly expiresAt: string | null;
-  /** For `changed`: the attributes before. */
-  readonly previous?: { readonly publicIP: string | null; readonly backendType: string | null; readonly backendData: unknown } | undefined;
+  /** For `changed`: the lease before, as a row. */
+  readonly previous?: LeaseRow | undefined;
   /** The store revision of the change. */
-  readonly revision: string;
+  readonly revision: number;
+}
+
+/**
+ * The row of a lease key holding `value`: as written for a put, as last known for a delete (no value: nothing
+ * known about it). A value that is not a lease is flagged `unreadable`, never taken for a reservation.
+ */
+function rowOf(subnetKey: string, value: string | undefined, expiresAt: number | null | undefined, now: number): LeaseRow {
+  if (value === undefined) return { ...unreadableRow(subnetKey, 'not seen before'), flags: [], notes: [] };
+  const decoded = decodeLeaseAttrs(value);
+  const subnets = parseSubnetKey(subnetKey);
+  if (!decoded.ok) return unreadableRow(subnetKey, decoded.reason);
+  if (!subnets.ok) return unreadableRow(subnetKey, subnets.reason);
+  const lease: Lease = { key: subnetKey, ...subnets.value, attrs: decoded.value, expiresAt };
+  return leaseRow(lease, now);
 }
 
 export function describeEvent(input: {
@@ -67,62 +70,69 @@ export function describeEvent(input: {
   readonly subnetKey: string;
   readonly value: string | undefined;
   readonly previousValue?: string | undefined;
+  /** For a put: when its etcd lease ends, null for none (a reservation); undefined for a delete. */
   readonly expiresAt: number | null | undefined;
-  readonly revision: string;
+  readonly revision: number;
 }): LeaseEventJson {
-  const subnets = parseSubnetKey(input.subnetKey);
-  const attrs = decodeAttrs(input.value);
-  const previous = input.type === 'changed' ? decodeAttrs(input.previousValue) : undefined;
+  const deleted = input.type === 'removed' || input.type === 'expired';
+  // A deleted key has no expiry any more; it is not a reservation either.
+  const row = rowOf(input.subnetKey, input.value, deleted ? undefined : input.expiresAt, input.time);
   return {
     time: new Date(input.time).toISOString(),
     type: input.type,
-    key: input.subnetKey,
-    subnet: subnets.ok ? (subnets.value.subnet?.toString() ?? null) : null,
-    ipv6Subnet: subnets.ok ? (subnets.value.ipv6Subnet?.toString() ?? null) : null,
-    publicIP: attrs?.publicIP ?? null,
-    publicIPv6: attrs?.publicIPv6 ?? null,
-    backendType: attrs?.backendType ?? null,
-    backendData: attrs?.backendData ?? null,
-    expiresAt: typeof input.expiresAt === 'number' ? new Date(input.expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
-    ...(input.type === 'changed' ? { previous: { publicIP: previous?.publicIP ?? null, backendType: previous?.backendType ?? null, backendData: previous?.backendData ?? null } } : {}),
+    ...(deleted ? { ...row, reserved: false, flags: row.flags.filter((f) => f !== 'reserved') } : row),
+    ...(input.type === 'changed' ? { previous: rowOf(input.subnetKey, input.previousValue, undefined, input.time) } : {}),
     revision: input.revision,
   };
 }
 
-function decodeAttrs(value: string | undefined): LeaseAttrs | undefined {
-  if (value === undefined) return undefined;
-  const decoded = decodeLeaseAttrs(value);
-  return decoded.ok ? decoded.value : undefined;
-}
-
-/** One human-readable line: time, kind, subnet, owner and what happened. */
-export function renderEventLine(event: LeaseEventJson, now: number): string {
-  const subnet = [event.subnet, event.ipv6Subnet].filter(Boolean).join(' ') || event.key;
-  const owner = event.publicIP ? `${event.publicIP}${event.backendType ? ` ${event.backendType}` : ''}` : '(owner unknown)';
-  let detail = '';
+/** What happened, in words, for the end of a line. */
+function eventDetail(event: LeaseEventJson): string {
   switch (event.type) {
     case 'added':
     case 'renewed':
-      detail = event.expiresAt ? `expires ${event.expiresAt} (in ${formatRemaining(Date.parse(event.expiresAt) - now)})` : 'reserved (no expiry)';
-      break;
+      if (event.flags.includes('unreadable')) return display(event.notes.join('; '));
+      return event.expiresAt ? `expires ${event.expiresAt}` : 'reserved (no expiry)';
     case 'changed': {
-      const diffs: string[] = [];
       const before = event.previous;
+      const diffs: string[] = [];
       if (before?.publicIP !== event.publicIP) diffs.push(`PublicIP ${before?.publicIP ?? '-'} -> ${event.publicIP ?? '-'}`);
       if (before?.backendType !== event.backendType) diffs.push(`BackendType ${before?.backendType ?? '-'} -> ${event.backendType ?? '-'}`);
       if (JSON.stringify(before?.backendData ?? null) !== JSON.stringify(event.backendData ?? null)) {
         diffs.push(`BackendData ${JSON.stringify(before?.backendData ?? null)} -> ${JSON.stringify(event.backendData ?? null)}`);
       }
-      detail = diffs.length > 0 ? diffs.join('; ') : 'attributes rewritten';
-      break;
+      if (event.flags.includes('unreadable')) diffs.push(event.notes.join('; '));
+      return display(diffs.length > 0 ? diffs.join('; ') : 'attributes rewritten');
     }
     case 'removed':
-      detail = 'deleted from etcd';
-      break;
+      return 'deleted from etcd';
     case 'expired':
-      detail = 'its etcd lease expired';
-      break;
+      return 'its etcd lease expired';
   }
-  // One event, one line: whatever the lease holds is escaped (core's printable).
-  return printable(`${event.time}  ${event.type.padEnd(7)}  ${subnet}  ${owner}  ${detail}`);
+}
+
+/** The columns a watch prints: the lease row's, after the time and the kind. */
+export const WATCH_COLUMNS: readonly LeaseColumn[] = ['subnet', 'publicIP', 'backend', 'vtepMac', 'expires', 'flags'];
+const TIME_WIDTH = 24;
+const TYPE_WIDTH = 7;
+
+/** The header line of `leases watch`, aligned with its event lines. */
+export function renderEventHeader(): string {
+  return `${renderLeaseHeader(WATCH_COLUMNS, [['TIME', TIME_WIDTH], ['EVENT', TYPE_WIDTH]])}  DETAIL`.trimEnd();
+}
+
+/** One aligned line: time, kind, the lease row's cells, and what happened. */
+export function renderEventLine(event: LeaseEventJson): string {
+  const gone = event.type === 'removed' || event.type === 'expired';
+  const line = renderLeaseLine(
+    event,
+    WATCH_COLUMNS,
+    [
+      [event.time, TIME_WIDTH],
+      [event.type, TYPE_WIDTH],
+    ],
+    // A deleted key expires no more.
+    gone ? { expires: '-' } : {},
+  );
+  return `${line}  ${eventDetail(event)}`.trimEnd();
 }

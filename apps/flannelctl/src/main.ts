@@ -3,8 +3,11 @@
 import { runCli } from './cli.js';
 
 // grpc-js sets the TLS server name for https://<IP> endpoints, which makes Node print a deprecation warning
-// (DEP0123) on every run; stderr is for flannelctl's own messages.
-process.noDeprecation = true;
+// (DEP0123) on every run; stderr is for flannelctl's own messages, so warnings go to its logger (at debug level).
+const routeProcessWarnings = (sink: (warning: Error) => void) => {
+  process.removeAllListeners('warning');
+  process.on('warning', sink);
+};
 
 // `leases watch` stops on SIGINT/SIGTERM and exits 0; other commands report the interruption (exit 130).
 const controller = new AbortController();
@@ -18,6 +21,7 @@ process.exitCode = await runCli(process.argv.slice(2), {
   stdin: process.stdin,
   env: process.env,
   signal: controller.signal,
+  routeProcessWarnings,
 });
 process.off('SIGINT', stop);
 process.off('SIGTERM', stop);

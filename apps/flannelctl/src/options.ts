@@ -6,8 +6,7 @@
  * number-looking value into a number, so `--etcd-password 007` would arrive as 7. cac still decides which flags
  * exist, which need a value, and how many arguments a command takes (see cli.ts).
  */
-import { FlannelError } from '@flannel-ts/core';
-import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from '@flannel-ts/lease-manager';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, FlannelError, endpointProblem } from '@flannel-ts/core';
 
 /** A command line that cannot be understood: exit 2 with the usage on stderr. */
 export class UsageError extends FlannelError {
@@ -51,7 +50,14 @@ export const ETCD_FLAGS: { readonly [K in keyof EtcdCliOptions]-?: FlagSpec<Etcd
     value: '<list>',
     default: [...DEFAULT_ETCD_ENDPOINTS],
     help: 'comma-separated etcd endpoints',
-    parse: list,
+    parse: (raw) => {
+      const endpoints = list(raw);
+      for (const endpoint of endpoints) {
+        const problem = endpointProblem(endpoint);
+        if (problem) throw new UsageError(problem);
+      }
+      return endpoints;
+    },
   },
   etcdPrefix: { flag: 'etcd-prefix', value: '<path>', default: DEFAULT_ETCD_PREFIX, help: 'etcd prefix of the flannel network', parse: text },
   etcdCafile: { flag: 'etcd-cafile', value: '<file>', default: undefined, help: 'CA certificate (PEM) that verifies the etcd server', parse: text },

@@ -28,7 +28,7 @@ describe('help and version', () => {
     for (const [group, command] of COMMANDS) expect(result.stdout).toContain(`${group} ${command}`);
     expect(result.stdout).toContain('Examples:');
     expect(result.stdout).toContain('FLANNELD_ETCD_ENDPOINTS');
-    expect(result.stdout).toContain('Exit codes:');
+    expect(result.stdout).toContain('Exit status:');
   });
 
   it.each(COMMANDS)('prints help for %s %s with usage, options and an example', async (group, command) => {
@@ -36,8 +36,20 @@ describe('help and version', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain(`Usage: flannelctl ${group} ${command}`);
-    expect(result.stdout).toContain('--etcd-endpoints <list>');
+    // The etcd block is in the top help only; each command points to it.
+    expect(result.stdout).not.toContain('--etcd-endpoints <list>');
+    expect(result.stdout).toContain('see `flannelctl help`');
     expect(result.stdout).toMatch(new RegExp(`Examples:\\n  flannelctl ${group} ${command}`));
+    expect((await run(['help', group, command])).stdout).toBe(result.stdout);
+  });
+
+  it('help [command] prints the same help as --help, and refuses unknown commands', async () => {
+    expect((await run(['help'])).stdout).toBe((await run(['--help'])).stdout);
+    expect((await run(['help', 'status'])).stdout).toBe((await run(['status', '--help'])).stdout);
+    expect((await run(['help', 'leases'])).stdout).toBe((await run(['leases', '--help'])).stdout);
+    const unknown = await run(['help', 'frob']);
+    expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringMatching(/unknown command `frob`/)]);
+    expect((await run(['help', 'leases', 'frob'])).stderr).toMatch(/unknown command `leases frob`/);
   });
 
   it('prints help for each group, also with -h', async () => {
@@ -58,7 +70,7 @@ describe('help and version', () => {
 
   it('prints the version', async () => {
     const result = await run(['--version']);
-    expect(result).toEqual({ code: 0, stdout: 'flannelctl 0.1.0\n', stderr: '' });
+    expect(result).toEqual({ code: 0, stdout: 'flannelctl v0.1.0\n', stderr: '' });
   });
 });
 
@@ -82,6 +94,8 @@ describe('usage errors exit 2 with the usage on stderr and nothing on stdout', (
     [['config', 'set', '10.1.0.0/16', '--file', 'x.json'], /--file writes the document as it is/],
     [['config', 'set', '10.1.0.0/16', '--ipv6-subnet-len', '64'], /--ipv6-subnet-len needs --ipv6-network/],
     [['leases', 'list', '--etcd-endpoints', '127.0.0.1:2379'], /has no scheme/],
+    [['leases', 'list', '--etcd-endpoints', 'http://127.0.0.1:notaport'], /has port "notaport", which is not a port number/],
+    [['leases', 'list', '--etcd-endpoints', 'ftp://127.0.0.1:2379'], /has scheme "ftp", which etcd does not speak/],
   ])('%j', async (argv, message) => {
     const result = await run(argv, { env: NO_ETCD });
     expect(result.code).toBe(2);

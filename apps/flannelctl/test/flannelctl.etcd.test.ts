@@ -112,6 +112,23 @@ describe('config set / get', () => {
       expect(result.stdout).toBe('');
       expect(result.stderr).toMatch(/^error: .*(network|SubnetMin)/i);
     }
+    // Exactly what flanneld refuses at start: backend types this build lacks, option types, ranges, unknown options.
+    for (const [argv, reason] of [
+      [['--backend', 'foo'], /unknown backend type: "foo" \(supported: alloc, udp, vxlan, host-gw\)/],
+      [['--backend', 'wireguard'], /"wireguard" is not supported by this build/],
+      [['--backend', 'vxlan', '--backend-opt', 'VNI=abc'], /Backend\.VNI must be a whole number from 0 to 16777215, got "abc"/],
+      [['--backend', 'vxlan', '--backend-opt', 'VNI=99999999'], /Backend\.VNI must be a whole number from 0 to 16777215, got 99999999/],
+      [['--backend', 'udp', '--backend-opt', 'Port=70000'], /Backend\.Port must be a UDP port number from 1 to 65535/],
+      [['--backend', 'vxlan', '--backend-opt', 'Bogus=1'], /unknown vxlan backend option "Bogus": the vxlan backend takes VNI, Port, GBP, Learning, DirectRouting, MTU/],
+      [['--backend', 'host-gw', '--backend-opt', 'VNI=1'], /unknown host-gw backend option "VNI": the host-gw backend takes no options/],
+    ] as const) {
+      const result = await h.ctl(['config', 'set', '10.1.0.0/16', ...argv]);
+      expect(result.code, argv.join(' ')).toBe(1);
+      expect(result.stderr, argv.join(' ')).toMatch(reason);
+    }
+    const hostBits = await h.ctl(['config', 'set', '10.1.0.1/16']);
+    expect(hostBits.code).toBe(1);
+    expect(hostBits.stderr).toMatch(/Network "10\.1\.0\.1\/16" has host bits set \(flannel would use 10\.1\.0\.0\/16\): write 10\.1\.0\.0\/16/);
     const fromFile = await h.ctl(['config', 'set', '--file', '-'], { stdin: '{"Network":"10.1.0.0/16","Backend":"vxlan"}' });
     expect(fromFile.code).toBe(1);
     expect(fromFile.stderr).toMatch(/Backend must be an object/);
@@ -184,15 +201,16 @@ describe('leases list', () => {
     const table = await h.ctl(['leases', 'list']);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    // A udp lease and a reservation without BackendType on a vxlan network: shown, flagged, explained below.
-    expect(lines[0]).toMatch(/^SUBNET +PUBLIC IP +BACKEND +EXPIRES +FLAGS$/);
+    // The row renderer of `status`: the same columns. A udp lease and a reservation without BackendType on a vxlan
+    // network: shown, flagged, explained below.
+    expect(lines[0]).toMatch(/^SUBNET +PUBLIC IP +BACKEND +VTEP MAC +EXPIRES +RENEWED +FLAGS$/);
     expect(lines).toHaveLength(8);
-    expect(lines.slice(4, 6)).toEqual(['', 'Rejected:']);
+    expect(lines.slice(4, 6)).toEqual(['', 'Notes:']);
     const row = (ip: string) => lines.find((l) => l.includes(` ${ip} `)) ?? '';
-    expect(row('192.0.2.1')).toMatch(new RegExp(`^${vxlanKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.1 +vxlan +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\((23h59m|24h0m)\\) +-$`));
-    expect(row('192.0.2.2')).toMatch(new RegExp(`^${udpKey.replace('-', '/').replace(/\./g, '\\.')} \\(key ${udpKey.replace(/\./g, '\\.')}\\) +192\\.0\\.2\\.2 +- +\\d{4}-.* rejected:wrong-backend-type$`));
-    expect(row('192.0.2.3')).toMatch(/^10\.1\.200\.0\/24 \(key 10\.1\.200\.0-24\) +192\.0\.2\.3 +- +reserved +rejected:wrong-backend-type$/);
-    expect(lines).toContain(`  10.1.200.0-24: BackendType is empty but the network's backend is vxlan; no flanneld programs it, fix or revoke the key`);
+    expect(row('192.0.2.1')).toMatch(new RegExp(`^${vxlanKey.replace('-', '/').replace(/\./g, '\\.')} +192\\.0\\.2\\.1 +vxlan +c6:d2:32:6f:8f:44 +in (23h59m|24h0m) +\\d+s ago +-$`));
+    expect(row('192.0.2.2')).toMatch(new RegExp(`^${udpKey.replace('-', '/').replace(/\./g, '\\.')} \\(key ${udpKey.replace(/\./g, '\\.')}\\) +192\\.0\\.2\\.2 +- +- +in .* rejected$`));
+    expect(row('192.0.2.3')).toMatch(/^10\.1\.200\.0\/24 \(key 10\.1\.200\.0-24\) +192\.0\.2\.3 +- +- +never +- +rejected,reserved$/);
+    expect(lines).toContain(`  10.1.200.0-24: rejected (wrong-backend-type): BackendType is empty but the network's backend is vxlan; no flanneld programs it, fix or revoke the key`);
     expect(table.stdout).not.toContain('IPV6');
     const warnings = table.stderr.trimEnd().split('\n');
     expect(warnings).toHaveLength(2);
@@ -203,6 +221,7 @@ describe('leases list', () => {
     expect(json.code).toBe(0);
     const leases = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
     expect(leases).toHaveLength(3);
+    // One JSON shape with status's hosts[]: camelCase throughout, numbers as numbers.
     expect(leases.find((l) => l['publicIP'] === '192.0.2.1')).toEqual({
       key: vxlanKey,
       subnet: vxlanKey.replace('-', '/'),
@@ -210,27 +229,34 @@ describe('leases list', () => {
       publicIP: '192.0.2.1',
       publicIPv6: null,
       backendType: 'vxlan',
-      backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' },
+      backendData: { vni: 1, vtepMac: 'c6:d2:32:6f:8f:44' },
       backendV6Data: null,
+      vtepMac: 'c6:d2:32:6f:8f:44',
       expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      expiresInSeconds: expect.any(Number),
+      renewedAt: expect.stringMatching(/^\d{4}-/),
+      renewedSecondsAgo: expect.any(Number),
       reserved: false,
+      flags: [],
+      notes: [],
       rejection: null,
     });
     const expiresAt = Date.parse(leases.find((l) => l['publicIP'] === '192.0.2.1')!['expiresAt'] as string);
     expect(Math.abs(expiresAt - (Date.now() + 24 * 3600_000))).toBeLessThan(10_000);
-    expect(leases.find((l) => l['publicIP'] === '192.0.2.3')).toEqual({
+    expect(leases.find((l) => l['publicIP'] === '192.0.2.3')).toMatchObject({
       key: '10.1.200.0-24',
       subnet: '10.1.200.0/24',
-      ipv6Subnet: null,
-      publicIP: '192.0.2.3',
-      publicIPv6: null,
-      backendType: null,
-      backendData: null,
-      backendV6Data: null,
       expiresAt: null,
+      expiresInSeconds: null,
       reserved: true,
+      flags: ['rejected', 'reserved'],
       rejection: { reason: 'wrong-backend-type', detail: "BackendType is empty but the network's backend is vxlan" },
     });
+    // status --json names the same leases with the same fields and the same expiry.
+    const status = JSON.parse((await h.ctl(['status', '--json'])).stdout) as { hosts: Array<Record<string, unknown>> };
+    const inStatus = status.hosts.find((l) => l['publicIP'] === '192.0.2.1')!;
+    expect(Object.keys(inStatus).sort()).toEqual(Object.keys(leases[0]!).sort());
+    expect(Math.abs(Date.parse(inStatus['expiresAt'] as string) - expiresAt)).toBeLessThanOrEqual(1000);
     expect(json.stderr).toMatch(/garbage/);
   });
 
@@ -239,7 +265,7 @@ describe('leases list', () => {
     await h.registry.putConfigText('{"Network":"10.1.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48"}');
     const key = await h.acquire('192.0.2.1', { publicIPv6: '2001:db8::1' });
     const table = await h.ctl(['leases', 'list']);
-    expect(table.stdout.split('\n')[0]).toMatch(/^SUBNET +IPV6 SUBNET +PUBLIC IP +PUBLIC IPV6 +BACKEND +EXPIRES$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^SUBNET +IPV6 SUBNET +PUBLIC IP +PUBLIC IPV6 +BACKEND +VTEP MAC +EXPIRES +RENEWED +FLAGS$/);
     expect(table.stdout).not.toContain('rejected');
     expect(key).toContain('&');
     const json = JSON.parse((await h.ctl(['leases', 'list', '--json'])).stdout) as Array<Record<string, unknown>>;

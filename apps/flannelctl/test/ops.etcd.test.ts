@@ -69,7 +69,7 @@ describe('status', () => {
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout) as { capacity: unknown; hosts: HostRow[]; summary: unknown; config: { network: string; backendType: string } };
     expect(report.config).toMatchObject({ network: '10.1.0.0/16', backendType: 'vxlan' });
-    expect(report.capacity).toEqual({ family: 4, total: 255, leased: 2, reserved: 1, free: 252 });
+    expect(report.capacity).toEqual({ family: 4, total: 255, leased: 2, reserved: 1, outside: 1, free: 252 });
     const bySubnet = new Map(report.hosts.map((row) => [row.subnet, row]));
     // Sorted by subnet, numerically.
     const order = report.hosts.map((row) => IpNet.parse(row.subnet)!.address);
@@ -89,7 +89,7 @@ describe('status', () => {
 
     const text = await h.ctl(['status']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^Subnets: +255 total, 2 leased, 1 reserved, 252 free$/m);
+    expect(text.stdout).toMatch(/^Subnets: +255 total, 2 leased, 1 reserved, 252 free; 1 lease outside the config$/m);
     expect(text.stdout).toMatch(/^10\.1\.20\.0\/24 +192\.0\.2\.12 +vxlan +02:00:00:00:00:12 +in 9m\d+s +\ds ago +duplicate-public-ip,expiring$/m);
     expect(text.stdout.trimEnd().split('\n').at(-1)).toBe('4 leases (1 reserved), 3 flagged: 2 duplicate-public-ip, 1 expiring, 1 outside-config, 2 rejected');
 
@@ -145,7 +145,7 @@ describe('leases watch', () => {
     await h.put('10.1.77.0/24', vxlan('192.0.2.77', '02:00:00:00:00:77'), 1);
 
     expect(await watch.done).toBe(0);
-    const events = watch.lines().map((line) => JSON.parse(line) as { time: string; type: string; key: string; subnet: string; publicIP: string; backendData: { VtepMAC: string }; expiresAt: string | null; previous?: { backendData: { VtepMAC: string } } });
+    const events = watch.lines().map((line) => JSON.parse(line) as { time: string; type: string; key: string; subnet: string; publicIP: string; backendData: { vtepMac: string }; expiresAt: string | null; revision: number; previous?: { backendData: { vtepMac: string } } });
     expect(events.map((e) => [e.type, e.key])).toEqual([
       ['added', lease.key],
       ['renewed', lease.key],
@@ -158,9 +158,10 @@ describe('leases watch', () => {
     expect(events.map((e) => Date.parse(e.time))).toEqual(events.map((e) => Date.parse(e.time)).sort((a, b) => a - b));
     expect(events[0]).toMatchObject({ subnet: lease.subnet!.toString(), publicIP: '192.0.2.11' });
     expect(Date.parse(events[0]!.expiresAt!)).toBeGreaterThan(Date.now() + 23 * 3_600_000);
-    expect(events[2]).toMatchObject({ backendData: { VtepMAC: '02:00:00:00:00:99' }, previous: { backendData: { VtepMAC: '02:00:00:00:00:11' } } });
+    expect(events[2]).toMatchObject({ backendData: { vtepMac: '02:00:00:00:00:99' }, previous: { backendData: { vtepMac: '02:00:00:00:00:11' } } });
+    for (const e of events) expect(typeof e.revision).toBe('number');
     // A delete carries the attributes the lease had, so the operator sees which host left.
-    expect(events[3]).toMatchObject({ publicIP: '192.0.2.11', expiresAt: null });
+    expect(events[3]).toMatchObject({ publicIP: '192.0.2.11', expiresAt: null, reserved: false });
     expect(events[5]).toMatchObject({ subnet: '10.1.77.0/24', publicIP: '192.0.2.77' });
   });
 
@@ -172,12 +173,18 @@ describe('leases watch', () => {
     expect(watch.stderr()).toContain('(1 lease now)');
     await h.put('10.1.6.0/24', { publicIP: '192.0.2.6' }, null);
     await h.manager.revokeLease('10.1.5.0-24');
-    await waitFor(() => watch.lines().length === 2, { what: 'two events' });
+    await h.registry.client.put('/coreos.com/network/subnets/10.1.7.0-24').value('not json');
+    // A header, then one aligned line per event.
+    await waitFor(() => watch.lines().length === 4, { what: 'three events' });
     watch.stop();
     expect(await watch.done).toBe(0);
-    const [added, removed] = watch.lines();
-    expect(added).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}added {4}10\.1\.6\.0\/24 {2}192\.0\.2\.6 {2}reserved \(no expiry\)$/);
-    expect(removed).toMatch(/^\S+ {2}removed {2}10\.1\.5\.0\/24 {2}192\.0\.2\.5 vxlan {2}deleted from etcd$/);
+    const [header, added, removed, garbage] = watch.lines();
+    expect(header).toMatch(/^TIME +EVENT +SUBNET +PUBLIC IP +BACKEND +VTEP MAC +EXPIRES +FLAGS +DETAIL$/);
+    expect(added).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}added {4}10\.1\.6\.0\/24 +192\.0\.2\.6 +- +- +never +reserved +reserved \(no expiry\)$/);
+    expect(removed).toMatch(/^\S+ {2}removed {2}10\.1\.5\.0\/24 +192\.0\.2\.5 +vxlan +02:00:00:00:00:05 +- +- +deleted from etcd$/);
+    // Not JSON: unreadable, not "reserved".
+    expect(garbage).toMatch(/^\S+ {2}added {4}10\.1\.7\.0\/24 +- +- +- +- +unreadable +the value is not a lease: /);
+    expect(header!.indexOf('PUBLIC IP')).toBe(added!.indexOf('192.0.2.6'));
   });
 
   it('exits 1 naming the endpoints when etcd is not there', async () => {

@@ -25,6 +25,7 @@ import {
   checkLease,
   checkMtu,
   checkPeers,
+  expectedMtu,
   checkReady,
   checkSubnetEnv,
   checkVxlanEntries,
@@ -34,7 +35,7 @@ import {
 } from '../src/doctor/checks.js';
 import { exitCodeFor, fail, ok, renderFindings, warn } from '../src/doctor/findings.js';
 import { flanneldFlag, flanneldFlagAll, isFlanneldCommand, type HostLink, type PingResult } from '../src/doctor/host.js';
-import { classifyDelete, classifyPut, describeEvent, renderEventLine } from '../src/lease-events.js';
+import { classifyDelete, classifyPut, describeEvent, renderEventHeader, renderEventLine } from '../src/lease-events.js';
 import type { TimedLease } from '../src/lease-times.js';
 import { parseDuration } from '../src/options.js';
 import { run } from './helpers.js';
@@ -99,13 +100,16 @@ describe('status', () => {
   });
 
   it('counts capacity from the pool: leases outside it do not take a subnet', () => {
-    expect(report.capacity).toEqual({ family: 4, total: 255, leased: 2, reserved: 1, free: 252 });
+    expect(report.capacity).toEqual({ family: 4, total: 255, leased: 2, reserved: 1, outside: 1, free: 252 });
+    // The header adds up to the rows the footer counts.
+    const c = report.capacity!;
+    expect(c.leased + c.reserved + c.outside).toBe(report.summary.leases);
   });
 
   it('renders the config, the capacity, one row per lease, notes and a summary line', () => {
     const text = renderStatus(report);
     expect(text).toContain('Network:  10.1.0.0/16 (SubnetLen 24, 10.1.1.0 to 10.1.255.0)');
-    expect(text).toContain('Subnets:  255 total, 2 leased, 1 reserved, 252 free');
+    expect(text).toContain('Subnets:  255 total, 2 leased, 1 reserved, 252 free; 1 lease outside the config');
     expect(text).toMatch(/^SUBNET +PUBLIC IP +BACKEND +VTEP MAC +EXPIRES +RENEWED +FLAGS$/m);
     expect(text).toMatch(/^10\.1\.5\.0\/24 +192\.0\.2\.11 +vxlan +02:00:00:00:00:05 +in 23h0m +1m15s ago +-$/m);
     expect(text).toMatch(/^10\.1\.7\.0\/24 \(key 10\.1\.7\.0-24\) +192\.0\.2\.12 +- +- +never +- +duplicate-public-ip,rejected,reserved$/m);
@@ -150,9 +154,9 @@ describe('leases watch event kinds', () => {
     expect(classifyDelete(undefined, undefined)).toBe('removed');
   });
 
-  it('describes an event as one JSON object and one line', () => {
-    const event = describeEvent({ time: NOW, type: 'changed', subnetKey: '10.1.5.0-24', value: moved, previousValue: value, expiresAt: NOW + 24 * HOUR, revision: '42' });
-    expect(event).toEqual({
+  it('describes an event as a lease row (the shape of leases list) and one aligned line', () => {
+    const event = describeEvent({ time: NOW, type: 'changed', subnetKey: '10.1.5.0-24', value: moved, previousValue: value, expiresAt: NOW + 24 * HOUR, revision: 42 });
+    expect(event).toMatchObject({
       time: '2026-11-25T12:00:00.000Z',
       type: 'changed',
       key: '10.1.5.0-24',
@@ -161,20 +165,34 @@ describe('leases watch event kinds', () => {
       publicIP: '192.0.2.11',
       publicIPv6: null,
       backendType: 'vxlan',
-      backendData: { VNI: 1, VtepMAC: '02:00:00:00:00:06' },
+      backendData: { vni: 1, vtepMac: '02:00:00:00:00:06' },
+      vtepMac: '02:00:00:00:00:06',
       expiresAt: '2026-11-26T12:00:00Z',
-      previous: { publicIP: '192.0.2.11', backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '02:00:00:00:00:05' } },
-      revision: '42',
+      expiresInSeconds: 86_400,
+      reserved: false,
+      flags: [],
+      previous: { publicIP: '192.0.2.11', backendType: 'vxlan', backendData: { vni: 1, vtepMac: '02:00:00:00:00:05' } },
+      revision: 42,
     });
-    expect(renderEventLine(event, NOW)).toBe(
-      '2026-11-25T12:00:00.000Z  changed  10.1.5.0/24  192.0.2.11 vxlan  BackendData {"VNI":1,"VtepMAC":"02:00:00:00:00:05"} -> {"VNI":1,"VtepMAC":"02:00:00:00:00:06"}',
-    );
-    const added = describeEvent({ time: NOW, type: 'added', subnetKey: '10.1.5.0-24', value, expiresAt: NOW + 24 * HOUR, revision: '3' });
-    expect(renderEventLine(added, NOW)).toBe('2026-11-25T12:00:00.000Z  added    10.1.5.0/24  192.0.2.11 vxlan  expires 2026-11-26T12:00:00Z (in 24h0m)');
-    const expired = describeEvent({ time: NOW, type: 'expired', subnetKey: '10.1.5.0-24', value, expiresAt: undefined, revision: '9' });
-    expect(renderEventLine(expired, NOW)).toBe('2026-11-25T12:00:00.000Z  expired  10.1.5.0/24  192.0.2.11 vxlan  its etcd lease expired');
+    const added = describeEvent({ time: NOW, type: 'added', subnetKey: '10.1.5.0-24', value, expiresAt: NOW + 24 * HOUR, revision: 3 });
+    const expired = describeEvent({ time: NOW, type: 'expired', subnetKey: '10.1.5.0-24', value, expiresAt: undefined, revision: 9 });
     expect('previous' in expired).toBe(false);
+    // A value that is not a lease, written without an etcd lease: unreadable, not a reservation.
+    const garbage = describeEvent({ time: NOW, type: 'added', subnetKey: '10.1.9.0-24', value: 'not json', expiresAt: null, revision: 10 });
+    expect(garbage).toMatchObject({ reserved: false, flags: ['unreadable'], publicIP: null });
+    const lines = [renderEventHeader(), ...[added, event, expired, garbage].map(renderEventLine)];
+    expect(lines[1]).toMatch(/^2026-11-25T12:00:00\.000Z  added    10\.1\.5\.0\/24 +192\.0\.2\.11 +vxlan +02:00:00:00:00:05 +in 24h0m +- +expires 2026-11-26T12:00:00Z$/);
+    expect(lines[2]).toMatch(/changed .* BackendData \{"vni":1,"vtepMac":"02:00:00:00:00:05"\} -> \{"vni":1,"vtepMac":"02:00:00:00:00:06"\}$/);
+    expect(lines[3]).toMatch(/expired +10\.1\.5\.0\/24 .* its etcd lease expired$/);
+    expect(lines[4]).toMatch(/added +10\.1\.9\.0\/24 +- +- +- +- +unreadable +the value is not a lease: /);
+    // Columns line up: every cell of the lease row starts where its header does.
+    for (const header of ['SUBNET', 'PUBLIC IP', 'BACKEND', 'VTEP MAC', 'EXPIRES']) {
+      const column = lines[0]!.indexOf(header);
+      for (const line of lines.slice(1, 4)) expect(line.charAt(column - 1), `${header} in ${line}`).toBe(' ');
+      for (const line of lines.slice(1, 4)) expect(line.charAt(column), `${header} in ${line}`).not.toBe(' ');
+    }
   });
+
 });
 
 describe('doctor findings', () => {
@@ -308,6 +326,26 @@ describe('doctor checks', () => {
     expect(mine.fix).toContain('flannelctl leases revoke 10.1.9.0-24');
     expect(checkDuplicatePublicIPs(p1, [timed(own), timed(p1), timed(dup)]).status).toBe('warn');
     expect(checkDuplicatePublicIPs(own, [timed(own), timed(p1)]).status).toBe('ok');
+    // A peer lease claiming another address of this host (the own lease names 192.0.2.11, the host also has .111).
+    const claimer = vxlanLease('10.1.10.0/24', '192.0.2.111', '02:00:00:00:00:10', NOW + 23 * HOUR);
+    const claimed = checkDuplicatePublicIPs(own, [timed(own), timed(p1), timed(claimer)], new Set(['192.0.2.11', '192.0.2.111']));
+    expect(claimed).toMatchObject({ status: 'fail', message: '10.1.10.0/24 claims 192.0.2.111, an address of this host: peers route that subnet to this host, which does not serve it' });
+    expect(claimed.fix).toContain('flannelctl leases revoke 10.1.10.0-24');
+    const reservedHere = lease('10.1.11.0/24', { publicIP: '192.0.2.111' }, null);
+    expect(checkDuplicatePublicIPs(own, [timed(own), timed(reservedHere)], new Set(['192.0.2.11', '192.0.2.111'])).status).toBe('warn');
+  });
+
+  it('knows each backend\'s MTU rule and its path between hosts', () => {
+    const eth0 = { name: 'eth0', mtu: 1500 } as Parameters<typeof expectedMtu>[1];
+    expect(expectedMtu({ type: 'vxlan', source: 'config', devices: [] }, eth0, CONFIG)).toMatchObject({ mtu: 1450, why: 'eth0 MTU 1500 - 50 (vxlan)' });
+    expect(expectedMtu({ type: 'udp', source: 'config', devices: [] }, eth0, CONFIG)).toMatchObject({ mtu: 1472, why: 'eth0 MTU 1500 - 28 (udp)' });
+    expect(expectedMtu({ type: 'host-gw', source: 'config', devices: [] }, eth0, CONFIG)).toMatchObject({ mtu: 1500, why: 'eth0 MTU 1500 (host-gw adds no header)' });
+    expect(expectedMtu({ type: 'alloc', source: 'config', devices: [] }, eth0, CONFIG)).toMatchObject({ mtu: 1500, why: 'eth0 MTU 1500 (alloc has no data path: the interface MTU)' });
+    const silentPeer = (backend: string) =>
+      checkPeers({ probes: [{ lease: p1, gateway: '10.1.6.1', gatewayAnswer: silent, publicAnswer: answered, deviceAnswer: silent }], skipped: [], backend, timeoutMs: 1000 })[0]!.fix;
+    expect(silentPeer('vxlan')).toBe('check the vxlan path: UDP 8472 (or the configured Port) open between the hosts, then run flannelctl doctor on 192.0.2.12');
+    expect(silentPeer('udp')).toMatch(/^check the udp path: UDP 8285 .*, then run flannelctl doctor on 192\.0\.2\.12$/);
+    expect(silentPeer('host-gw')).toMatch(/^check the host-gw path: both hosts on one layer-2 segment.*, then run flannelctl doctor on 192\.0\.2\.12$/);
   });
 
   it('reads readiness from the health endpoint', () => {
@@ -356,7 +394,7 @@ describe('doctor checks', () => {
     expect(tooBig[1]).toMatchObject({ check: 'peer-mtu', status: 'fail', message: expect.stringContaining('1450-byte packets (FLANNEL_MTU) to 10.1.6.1 (192.0.2.12) do not get through') });
     const reserved = lease('10.1.9.0/24', { publicIP: '192.0.2.19' }, null);
     expect(checkPeers({ probes: [], skipped: [{ lease: reserved, reason: 'backend type (none) is not vxlan' }], backend: 'vxlan', timeoutMs: 1000 })).toEqual([
-      warn('peer', '10.1.9.0/24 (reserved for 192.0.2.19) is not reachable through vxlan: backend type (none) is not vxlan', 'fine until that host joins; its flanneld then publishes its backend data'),
+      warn('peer', '10.1.9.0/24 (reserved for 192.0.2.19) is not probed: backend type (none) is not vxlan', 'fine until that host joins; its flanneld then publishes its backend data'),
     ]);
   });
 });
@@ -459,8 +497,12 @@ describe('shell completion', () => {
   it('completes commands, options and option values in bash', () => {
     const complete = (...words: string[]) =>
       execFileSync('bash', ['-c', `${bash}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _flannelctl; echo "\${COMPREPLY[*]}"`], { encoding: 'utf8' }).trim();
-    expect(complete('flannelctl', '')).toBe('status doctor config leases completion');
+    expect(complete('flannelctl', '')).toBe('status doctor config leases completion help');
     expect(complete('flannelctl', 'leases', '')).toBe('list reserve revoke watch');
+    expect(complete('flannelctl', 'help', '')).toBe('status doctor config leases completion');
+    expect(complete('flannelctl', 'help', 'config', '')).toBe('set get validate');
+    // Exactly the backends flanneld has (alloc included).
+    expect(complete('flannelctl', 'config', 'set', '--backend', '')).toBe('alloc udp vxlan host-gw');
     expect(complete('flannelctl', '--etcd-endpoints', 'http://x:2379', 'leases', 'w')).toBe('watch');
     expect(complete('flannelctl', 'leases', 'watch', '--c')).toBe('--count');
     expect(complete('flannelctl', 'doctor', '--probe')).toBe('--probe-timeout');
@@ -477,10 +519,10 @@ describe('shell completion', () => {
     // compadd and _files stubbed to print what they would offer (zsh filters by the typed prefix itself).
     const complete = (...words: string[]) =>
       execFileSync('zsh', ['-c', `compdef() { :; }\n${zsh}\ncompadd() { [[ "$1" == "--" ]] && shift; print -r -- "$*"; }\n_files() { print -r -- FILES; }\nwords=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _flannelctl`], { encoding: 'utf8' }).trim();
-    expect(complete('flannelctl', '')).toBe('status doctor config leases completion');
+    expect(complete('flannelctl', '')).toBe('status doctor config leases completion help');
     expect(complete('flannelctl', 'leases', '')).toBe('list reserve revoke watch');
     expect(complete('flannelctl', 'completion', '')).toBe('bash zsh');
-    expect(complete('flannelctl', 'config', 'set', '--backend', '')).toBe('vxlan host-gw udp');
+    expect(complete('flannelctl', 'config', 'set', '--backend', '')).toBe('alloc udp vxlan host-gw');
     expect(complete('flannelctl', 'doctor', '--subnet-file', '')).toBe('FILES');
     expect(complete('flannelctl', 'leases', 'watch', '--')).toContain('--count');
   });

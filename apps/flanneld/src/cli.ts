@@ -3,17 +3,22 @@
  * and map the outcome to an exit code: 0 success or signalled stop, 1 failure, 2 usage error.
  */
 import { parseArgs as parseNodeArgs } from 'node:util';
-import { createLineLogger, errorMessage, isFlannelError, type Logger } from '@flannel-ts/core';
-import packageJson from '../package.json' with { type: 'json' };
-import { runDaemon, type DaemonDeps } from './daemon.js';
-import { FLAGS, UsageError, envName, normalizeArgv, resolveOptions, type FlanneldOptions } from './options.js';
+import { createLineLogger, errorMessage, isFlannelError, versionLine, type Logger } from '@flannel-ts/core';
+import type { DaemonDeps } from './daemon.js';
+import { PROGRAM, VERSION, helpText } from './help.js';
+import { FLAGS, UNSUPPORTED_FLAGS, UsageError, normalizeArgv, resolveOptions, type FlanneldOptions } from './options.js';
 
-export const VERSION: string = packageJson.version;
+export { VERSION, helpText };
 
 export interface CliIo {
   readonly stdout: { write(text: string): unknown };
   readonly stderr: { write(text: string): unknown };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Takes over Node's process warnings (e.g. DEP0123 from TLS to an IP endpoint), so they reach the logger at debug
+   * level instead of stderr; main.ts wires it to `process`.
+   */
+  readonly routeProcessWarnings?: (sink: (warning: Error) => void) => void;
 }
 
 export type ParsedCommand = { kind: 'run'; options: FlanneldOptions } | { kind: 'help' } | { kind: 'version' };
@@ -22,6 +27,7 @@ export function parseArgs(argv: readonly string[], env: CliIo['env']): ParsedCom
   // node:util parseArgs, not cac: it keeps values as given (cac turns "007" into 7) and rejects unknown flags.
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const spec of Object.values(FLAGS)) options[spec.flag] = { type: 'string', ...(spec.kind === 'repeat' ? { multiple: true } : {}) };
+  for (const spec of UNSUPPORTED_FLAGS) options[spec.flag] = { type: 'string' };
   let parsed: ReturnType<typeof parseNodeArgs>;
   try {
     parsed = parseNodeArgs({ args: normalizeArgv(argv), options, strict: true, allowPositionals: true });
@@ -35,42 +41,18 @@ export function parseArgs(argv: readonly string[], env: CliIo['env']): ParsedCom
   }
   if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}": flanneld takes only flags; see flanneld --help`);
   if (parsed.values['help']) return { kind: 'help' };
+  // As flannel: --version is looked at before the environment, so it works whatever FLANNELD_* says.
+  if (parsed.values['version'] !== undefined && FLAGS.version.parse(parsed.values['version'], 'version')) return { kind: 'version' };
   const raw: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(FLAGS)) {
     const value = parsed.values[spec.flag];
     if (value !== undefined) raw[key] = value;
   }
-  const resolved = resolveOptions(raw, env);
+  const unsupported: Record<string, unknown> = {};
+  for (const spec of UNSUPPORTED_FLAGS) if (parsed.values[spec.flag] !== undefined) unsupported[spec.flag] = parsed.values[spec.flag];
+  const resolved = resolveOptions(raw, env, unsupported);
   if (resolved.version) return { kind: 'version' };
   return { kind: 'run', options: resolved };
-}
-
-export function helpText(): string {
-  const rows = Object.values(FLAGS).map((spec) => {
-    const name = spec.kind === 'bool' ? `--${spec.flag}` : `--${spec.flag}=${spec.kind === 'int' ? 'N' : 'VALUE'}`;
-    const shown = spec.placeholder ?? (Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default));
-    const dflt = shown === '' ? '' : ` (default ${shown})`;
-    const env = spec.noEnv ? '' : `\n      env ${envName(spec.flag)}`;
-    return `  ${name}\n      ${spec.help}${dflt}${env}`;
-  });
-  return `flanneld ${VERSION}: the flannel daemon. Takes a subnet lease for this host from the network config in etcd,
-writes it to the subnet file, keeps the lease renewed, and runs the data-path backend named in the config.
-
-Usage: flanneld [flags]
-
-Flags (Go style also works: -etcd-endpoints=URL, -ip-masq=true; -v=N maps to --log-level):
-${rows.join('\n')}
-  -h, --help
-      show this help
-
-Every flag can also be set with its FLANNELD_* variable; the command line wins.
-
-Examples:
-  flanneld --etcd-endpoints=http://10.0.0.5:2379 --iface=eth0 --ip-masq
-  FLANNELD_ETCD_PREFIX=/my/network flanneld --public-ip=203.0.113.7
-
-Exit status: 0 stopped by SIGTERM/SIGINT (the lease is kept), 1 failed (reason logged), 2 usage error.
-`;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<Omit<DaemonDeps, 'log'>> & { signal: AbortSignal }): Promise<number> {
@@ -78,7 +60,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
   try {
     command = parseArgs(argv, io.env);
   } catch (err) {
-    io.stderr.write(`flanneld: ${errorMessage(err)}\nRun flanneld --help for the flags.\n`);
+    io.stderr.write(`${PROGRAM}: ${errorMessage(err)}\nRun ${PROGRAM} --help for the flags.\n`);
     return 2;
   }
   if (command.kind === 'help') {
@@ -86,16 +68,21 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
     return 0;
   }
   if (command.kind === 'version') {
-    io.stderr.write(`${VERSION}\n`);
+    io.stdout.write(`${versionLine(PROGRAM, VERSION)}\n`);
     return 0;
   }
-  const log: Logger = createLineLogger({ write: (line) => io.stderr.write(`${line}\n`), level: command.options.logLevel, component: 'flanneld' });
+  const log: Logger = createLineLogger({ write: (line) => io.stderr.write(`${line}\n`), level: command.options.logLevel, format: command.options.logFormat, component: PROGRAM });
   if (passwordOnCommandLine(argv)) {
     log.warn('--etcd-password on the command line is visible to every user in /proc/<pid>/cmdline and in ps', {
       fix: 'pass it in FLANNELD_ETCD_PASSWORD instead (e.g. an EnvironmentFile= readable by root only)',
     });
   }
   try {
+    // Loaded here, not at the top: --help and --version never load etcd3, grpc or the backends.
+    const [{ runDaemon }, { routeGrpcLogs }] = await Promise.all([import('./daemon.js'), import('@flannel-ts/lease-manager')]);
+    // Library output goes through the logger too: stderr carries only flanneld's own lines.
+    routeGrpcLogs(log.child('grpc'));
+    io.routeProcessWarnings?.((warning) => log.debug('node warning', { name: warning.name, message: warning.message }));
     await runDaemon(command.options, { ...deps, notifySocket: io.env['NOTIFY_SOCKET'], log });
     return 0;
   } catch (err) {

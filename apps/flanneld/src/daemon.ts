@@ -12,7 +12,10 @@ import {
   assertClearOfUnderlay,
   errorMessage,
   NO_PUBLIC_IP,
+  waitProgress,
   type Backend,
+  type BackendFactory,
+  type HostNetwork,
   type ExternalInterface,
   type Lease,
   type LeaseAttrs,
@@ -20,11 +23,12 @@ import {
   type NetworkConfig,
 } from '@flannel-ts/core';
 import { createHostNetwork, createIptablesFirewall, createNftablesFirewall, type FirewallFamily } from '@flannel-ts/host-net';
-import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest, type EtcdConnectivity, type LeaseListing } from '@flannel-ts/lease-manager';
+import { EtcdRegistry, LeaseManager, connectEtcd, describeEtcdError, isRetryable, type AcquireRequest, type EtcdConnectivity, type LeaseListing } from '@flannel-ts/lease-manager';
 import { createMetrics, type MetricsSources } from './metrics.js';
 import { notifySystemd } from './sd-notify.js';
-import { readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
-import { BACKENDS, backendFactory } from './backends.js';
+import { checkWritable, readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
+import { BACKENDS, checkBackendConfig } from '@flannel-ts/backends';
+import { createBlackholeRoutes } from './blackhole.js';
 import { findExternalInterface } from './external-interface.js';
 import { startHealthServer, type Readiness } from './health.js';
 import type { FlanneldOptions } from './options.js';
@@ -39,7 +43,7 @@ export interface DaemonDeps {
   readonly signal: AbortSignal;
   /** TTL of subnet leases; flannel's 24 h unless a test shortens it. */
   readonly leaseTtlSeconds?: number;
-  readonly backends?: typeof BACKENDS;
+  readonly backends?: Readonly<Record<string, BackendFactory<unknown>>>;
   /** systemd's NOTIFY_SOCKET, if any: READY=1 is sent there once the daemon runs. */
   readonly notifySocket?: string | undefined;
   /** Called once the daemon is ready (subnet.env written, peers watched). */
@@ -82,6 +86,9 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   const log = deps.log;
   const state = new DaemonState(options.readinessEtcdTimeout * 1000);
 
+  // Every path the daemon writes, checked before anything else: a bad one fails now, not after the lease is taken.
+  await checkWritable(options.subnetFile);
+
   await using store = await connectStore(options, log, deps.leaseTtlSeconds ?? options.subnetLeaseTtl);
   const { manager } = store;
   state.etcd = manager.connectivity;
@@ -107,14 +114,19 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   log.info('network config found', { network: config.ipv4?.network.toString(), ipv6Network: config.ipv6?.network.toString(), backend: config.backendType });
 
   state.phase = 'choosing interface';
+  // Backends (and the blackhole routes) only ever route overlay subnets: the host network refuses any route outside
+  // Network / IPv6Network.
+  const confineRoutesTo = [config.ipv4?.network, config.ipv6?.network].filter((network) => network !== undefined);
+  const host = createHostNetwork({ confineRoutesTo });
   const externalInterface = await findExternalInterface({
     iface: options.iface,
     ifaceRegex: options.ifaceRegex,
+    ifaceCanReach: options.ifaceCanReach,
     publicIp: options.publicIp,
     publicIpv6: options.publicIpv6,
     needIPv4: config.enableIPv4,
     needIPv6: config.enableIPv6,
-  });
+  }, host);
   assertClearOfUnderlay(config, { name: externalInterface.name, cidrs: externalInterface.cidrs ?? [] });
   log.info('using interface', {
     name: externalInterface.name,
@@ -125,7 +137,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   });
 
   state.phase = 'preparing backend';
-  await using backend = createBackend(config, externalInterface, log, signal, deps.backends ?? BACKENDS);
+  await using backend = createBackend(config, externalInterface, host, log, signal, deps.backends ?? BACKENDS);
   const registration = await backend.prepare();
 
   state.phase = 'acquiring lease';
@@ -144,6 +156,8 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   state.phase = 'setting up firewall';
   const firewall = await setUpFirewall(config, options, log);
   await firewall.apply(lease);
+  const blackhole = createBlackholeRoutes(host, options.ipBlackholeRoute, log);
+  await blackhole.sync(lease);
   const writeEnv = async (current: Lease) => {
     await writeSubnetEnv(options.subnetFile, {
       network: config.ipv4?.network,
@@ -253,16 +267,25 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
       state.conflict = `duplicate public IP: another host took over lease ${current.key}`;
     },
     onLeaseChanged: async (current) => {
+      const previousLease = state.lease;
       state.lease = current;
       state.conflict = undefined;
       peers.setOwn(current);
       await backend.attach(current);
       await firewall.apply(current).catch((err: unknown) => log.error('firewall rules for the new lease failed', { reason: errorMessage(err) }));
+      await blackhole.sync(current, previousLease);
       await writeEnv(current).catch((err: unknown) => log.error('writing subnet file failed', { reason: errorMessage(err) }));
     },
   });
 
-  await using _firewallResync = startPeriodic(options.iptablesResync * 1000, () => firewall.repair(state.lease ?? lease), signal);
+  await using _firewallResync = startPeriodic(
+    options.iptablesResync * 1000,
+    async () => {
+      await firewall.repair(state.lease ?? lease);
+      await blackhole.sync(state.lease ?? lease);
+    },
+    signal,
+  );
 
   state.phase = 'running';
   log.info('flanneld is running', { subnet: lease.key, backend: backend.type, peers: peers.peers().length });
@@ -318,23 +341,23 @@ async function readPreviousSubnetEnv(path: string, log: Logger): Promise<SubnetE
   }
 }
 
-function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, log: Logger, signal: AbortSignal, backends: typeof BACKENDS): Backend {
-  const factory = backendFactory(config.backendType, backends);
-  const backendConfig = factory.parseConfig(config.backend);
-  // Backends only ever route overlay subnets: the host network refuses any route outside Network / IPv6Network.
-  const confineRoutesTo = [config.ipv4?.network, config.ipv6?.network].filter((network) => network !== undefined);
-  return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, host: createHostNetwork({ confineRoutesTo }), signal });
+function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, host: HostNetwork, log: Logger, signal: AbortSignal, backends: Readonly<Record<string, BackendFactory<unknown>>>): Backend {
+  const { factory, config: backendConfig } = checkBackendConfig(config, backends);
+  return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, host, signal });
 }
 
 /** Acquires the lease, retrying while etcd is unreachable; other failures (e.g. a full network) are final. */
 async function acquireLease(manager: LeaseManager, request: AcquireRequest, log: Logger, signal: AbortSignal): Promise<{ lease: Lease; listing: LeaseListing } | undefined> {
   let delayMs = 500;
+  const progress = waitProgress(Date.now());
   while (!signal.aborted) {
     try {
       return await manager.acquireLeaseAndListing(request);
     } catch (err) {
       if (!isRetryable(err)) throw err;
       manager.connectivity.failed(err, 'acquiring lease');
+      const waited = progress.due(Date.now());
+      if (waited !== undefined) log.info('still waiting for etcd to take the subnet lease', { waitedSeconds: waited, reason: describeEtcdError(err) });
       await delay(delayMs, undefined, { signal }).catch(() => undefined);
       delayMs = Math.min(delayMs * 2, 10_000);
     }

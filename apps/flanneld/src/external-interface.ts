@@ -1,7 +1,8 @@
 /**
  * Choosing the interface overlay traffic uses, and the address advertised to peers (flannel's pkg/ipmatch,
  * flannel-compat.md §7.2): `--iface` values in order (an IP or a name), then `--iface-regex` values (matched
- * against addresses, then names), else the interface of the default route.
+ * against addresses, then names), then `--iface-can-reach` (the interface and source address `ip route get ADDR`
+ * reports), else the interface of the default route.
  *
  * Difference from flannel: `--public-ip` alone is not treated as an interface address to look up when no
  * interface has it (flannel quirk 12); the default-route interface is used and `--public-ip` is advertised
@@ -9,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { FlannelError, normalizeIP, type ExternalInterface, type IpFamily } from '@flannel-ts/core';
+import { FlannelError, normalizeIP, type ExternalInterface, type HostNetwork, type IpFamily } from '@flannel-ts/core';
 
 const run = promisify(execFile);
 
@@ -33,6 +34,8 @@ export interface LinkInfo {
 export interface InterfaceSelection {
   readonly iface: readonly string[];
   readonly ifaceRegex: readonly string[];
+  /** An address to reach; '' for none. */
+  readonly ifaceCanReach: string;
   readonly publicIp: string;
   readonly publicIpv6: string;
   readonly needIPv4: boolean;
@@ -92,14 +95,23 @@ function byAddress(links: readonly LinkInfo[], ip: string): LinkInfo | undefined
   return links.find((link) => link.addresses.some((a) => normalizeIP(a.family, a.address) === ip));
 }
 
+/** What `ip route get ADDR` answered for --iface-can-reach. */
+export interface RouteToTarget {
+  readonly dev?: string | undefined;
+  readonly prefsrc?: string | undefined;
+}
+
 export function selectExternalInterface(
   links: readonly LinkInfo[],
   defaultRoute: { readonly ipv4?: string | undefined; readonly ipv6?: string | undefined },
   selection: InterfaceSelection,
+  canReach?: RouteToTarget,
 ): ExternalInterface {
   const family: IpFamily = selection.needIPv4 ? 4 : 6;
   let chosen: LinkInfo | undefined;
   let explicit = false;
+  /** The source address the route to --iface-can-reach uses, preferred over the interface's first address. */
+  let routeSource: { family: IpFamily; address: string } | undefined;
 
   for (const wanted of selection.iface) {
     const ip = normalizeIP(4, wanted) ?? normalizeIP(6, wanted);
@@ -119,6 +131,17 @@ export function selectExternalInterface(
         break;
       }
     }
+  }
+  if (!chosen && selection.ifaceCanReach !== '') {
+    const target = selection.ifaceCanReach;
+    if (!canReach?.dev) {
+      throw new FlannelError('INTERFACE_NOT_FOUND', `--iface-can-reach ${target}: the kernel has no route to it (ip route get ${target}); add a route, or name the interface with --iface`);
+    }
+    chosen = links.find((link) => link.name === canReach.dev);
+    if (!chosen) throw new FlannelError('INTERFACE_NOT_FOUND', `--iface-can-reach ${target}: the route goes through ${canReach.dev}, which has no addresses listed here; name the interface with --iface`);
+    explicit = true;
+    const sourceFamily: IpFamily = normalizeIP(4, target) ? 4 : 6;
+    if (canReach.prefsrc) routeSource = { family: sourceFamily, address: canReach.prefsrc };
   }
   if (!chosen && (selection.iface.length > 0 || selection.ifaceRegex.length > 0)) {
     throw new FlannelError(
@@ -143,8 +166,10 @@ export function selectExternalInterface(
   }
   if (!chosen.mtu) throw new FlannelError('INTERFACE_NOT_FOUND', `interface ${chosen.name} reports MTU 0: pick another with --iface`);
 
-  const ipv4 = selection.needIPv4 ? usableAddress(chosen, 4, explicit) : undefined;
-  const ipv6 = selection.needIPv6 ? usableAddress(chosen, 6, explicit) : undefined;
+  const link = chosen;
+  const address = (f: IpFamily) => (routeSource?.family === f ? routeSource.address : usableAddress(link, f, explicit));
+  const ipv4 = selection.needIPv4 ? address(4) : undefined;
+  const ipv6 = selection.needIPv6 ? address(6) : undefined;
   if (selection.needIPv4 && !ipv4) {
     throw new FlannelError('INTERFACE_NOT_FOUND', `interface ${chosen.name} has no usable IPv4 address: add one, or pick another interface with --iface`);
   }
@@ -164,11 +189,12 @@ export function selectExternalInterface(
 }
 
 /** Reads the host's links and routes and selects the external interface. */
-export async function findExternalInterface(selection: InterfaceSelection): Promise<ExternalInterface> {
-  const [links, ipv4, ipv6] = await Promise.all([
+export async function findExternalInterface(selection: InterfaceSelection, host: Pick<HostNetwork, 'routeTo'>): Promise<ExternalInterface> {
+  const [links, ipv4, ipv6, canReach] = await Promise.all([
     readLinks(),
     selection.needIPv4 ? readDefaultRouteInterface(4) : undefined,
     selection.needIPv6 ? readDefaultRouteInterface(6) : undefined,
+    selection.ifaceCanReach === '' ? undefined : host.routeTo(selection.ifaceCanReach),
   ]);
-  return selectExternalInterface(links, { ipv4, ipv6 }, selection);
+  return selectExternalInterface(links, { ipv4, ipv6 }, selection, canReach);
 }

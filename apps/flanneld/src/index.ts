@@ -6,4 +6,4 @@ export { FLAGS, resolveOptions, normalizeArgv, envName, UsageError } from './opt
 export type { FlanneldOptions } from './options.js';
 export { selectExternalInterface, findExternalInterface } from './external-interface.js';
 export type { LinkInfo, InterfaceSelection } from './external-interface.js';
-export { BACKENDS, allocBackend, backendFactory } from './backends.js';
+export { manPage } from './help.js';

@@ -1,13 +1,28 @@
 #!/usr/bin/env node
 import { runCli } from './cli.js';
 
+/** After SIGTERM/SIGINT the daemon stops its loops and returns; anything slower than this is a bug, not a reason to ignore the signal. */
+const SHUTDOWN_GRACE_MS = 1000;
+
 const controller = new AbortController();
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     // A second signal while shutting down ends the process at once.
     if (controller.signal.aborted) process.exit(1);
     controller.abort();
+    setTimeout(() => {
+      process.stderr.write(`flanneld: shutdown did not finish within ${SHUTDOWN_GRACE_MS / 1000} s of ${signal}: exiting anyway\n`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
   });
 }
 
-process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }, { signal: controller.signal });
+const routeProcessWarnings = (sink: (warning: Error) => void) => {
+  // Node's default listener prints each warning to stderr; the sink logs it instead.
+  process.removeAllListeners('warning');
+  process.on('warning', sink);
+};
+
+process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, routeProcessWarnings }, { signal: controller.signal });
+// Stopped by a signal and shut down: exit now, whatever a library still has pending (grpc closes its channels lazily).
+if (controller.signal.aborted) process.exit();

@@ -7,8 +7,7 @@
  * applies only to flags not given on the command line. Unlike flannel: an unknown flag or a bad value is a usage
  * error (exit 2), not exit 0 (fixes flannel quirk 13).
  */
-import { FlannelError, LOG_LEVELS, normalizeIP, type LogLevel } from '@flannel-ts/core';
-import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from '@flannel-ts/lease-manager';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, FlannelError, LOG_LEVELS, endpointProblem, normalizeIP, type LogLevel } from '@flannel-ts/core';
 import { DEFAULT_SUBNET_FILE } from '@flannel-ts/subnet-env';
 
 export interface FlanneldOptions {
@@ -21,6 +20,7 @@ export interface FlanneldOptions {
   readonly etcdPassword: string;
   readonly iface: readonly string[];
   readonly ifaceRegex: readonly string[];
+  readonly ifaceCanReach: string;
   readonly publicIp: string;
   readonly publicIpv6: string;
   readonly subnetFile: string;
@@ -30,12 +30,19 @@ export interface FlanneldOptions {
   readonly ipMasqFullyRandomDisable: boolean;
   readonly iptablesResync: number;
   readonly iptablesForwardRules: boolean;
+  readonly ipBlackholeRoute: boolean;
   readonly healthzIp: string;
   readonly healthzPort: number;
   readonly readinessEtcdTimeout: number;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  /** klog's -v; 1 or more means debug unless --log-level is given. */
+  readonly verbosity: number;
   readonly version: boolean;
 }
+
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 interface FlagSpec<T> {
   /** flannel's flag name, without dashes. */
@@ -66,6 +73,16 @@ const list = (raw: unknown, flag: string): string[] =>
   str(raw, flag)
     .split(',')
     .filter((s) => s !== '');
+
+const endpoints = (raw: unknown, flag: string): string[] => {
+  const values = list(raw, flag);
+  if (values.length === 0) throw new UsageError(`--${flag} needs at least one endpoint, e.g. --${flag}=http://127.0.0.1:2379`);
+  for (const endpoint of values) {
+    const problem = endpointProblem(endpoint);
+    if (problem) throw new UsageError(problem);
+  }
+  return values;
+};
 
 const repeat = (raw: unknown, flag: string): string[] => (Array.isArray(raw) ? raw : [raw]).map((item) => str(item, flag));
 
@@ -111,6 +128,20 @@ const regexList = (raw: unknown, flag: string): string[] => {
   return values;
 };
 
+const anyIp = (raw: unknown, flag: string): string => {
+  const text = str(raw, flag);
+  if (text === '') return '';
+  const ip = normalizeIP(4, text) ?? normalizeIP(6, text);
+  if (ip === undefined) throw new UsageError(`--${flag} must be an IPv4 or IPv6 address, got "${text}"`);
+  return ip;
+};
+
+const logFormat = (raw: unknown, flag: string): LogFormat => {
+  const text = str(raw, flag);
+  if (!(LOG_FORMATS as readonly string[]).includes(text)) throw new UsageError(`--${flag} must be one of ${LOG_FORMATS.join(', ')}, got "${text}"`);
+  return text as LogFormat;
+};
+
 const logLevel = (raw: unknown, flag: string): LogLevel => {
   const text = str(raw, flag);
   if (!(LOG_LEVELS as readonly string[]).includes(text)) throw new UsageError(`--${flag} must be one of ${LOG_LEVELS.join(', ')}, got "${text}"`);
@@ -118,7 +149,7 @@ const logLevel = (raw: unknown, flag: string): LogLevel => {
 };
 
 export const FLAGS: { readonly [K in keyof FlanneldOptions]: FlagSpec<FlanneldOptions[K]> } = {
-  etcdEndpoints: { flag: 'etcd-endpoints', kind: 'list', default: [...DEFAULT_ETCD_ENDPOINTS], parse: list, help: 'a comma-delimited list of etcd endpoints' },
+  etcdEndpoints: { flag: 'etcd-endpoints', kind: 'list', default: [...DEFAULT_ETCD_ENDPOINTS], parse: endpoints, help: 'a comma-delimited list of etcd endpoints' },
   etcdPrefix: { flag: 'etcd-prefix', kind: 'string', default: DEFAULT_ETCD_PREFIX, parse: str, help: 'etcd prefix of the network config and leases' },
   etcdKeyfile: { flag: 'etcd-keyfile', kind: 'string', default: '', parse: str, help: 'SSL key file used to secure etcd communication' },
   etcdCertfile: { flag: 'etcd-certfile', kind: 'string', default: '', parse: str, help: 'SSL certification file used to secure etcd communication' },
@@ -127,6 +158,7 @@ export const FLAGS: { readonly [K in keyof FlanneldOptions]: FlagSpec<FlanneldOp
   etcdPassword: { flag: 'etcd-password', kind: 'string', default: '', parse: str, help: 'password for etcd authentication' },
   iface: { flag: 'iface', kind: 'repeat', default: [], parse: repeat, help: 'interface to use (IP or name) for inter-host communication; repeat to try several in order', placeholder: 'none' },
   ifaceRegex: { flag: 'iface-regex', kind: 'repeat', default: [], parse: regexList, help: 'regex matching the IP (then the name) of the interface to use; repeatable, tried after --iface', placeholder: 'none' },
+  ifaceCanReach: { flag: 'iface-can-reach', kind: 'string', default: '', parse: anyIp, help: 'use the interface and source address the kernel routes this IPv4 or IPv6 address through (`ip route get ADDR`); tried after --iface and --iface-regex', placeholder: 'none' },
   publicIp: { flag: 'public-ip', kind: 'string', default: '', parse: ipOf(4), help: 'IPv4 address other hosts reach this one at (default: the interface address)' },
   publicIpv6: { flag: 'public-ipv6', kind: 'string', default: '', parse: ipOf(6), help: 'IPv6 address other hosts reach this one at (default: the interface address)' },
   subnetFile: { flag: 'subnet-file', kind: 'string', default: DEFAULT_SUBNET_FILE, parse: str, help: 'file the subnet, network and MTU are written to' },
@@ -136,12 +168,45 @@ export const FLAGS: { readonly [K in keyof FlanneldOptions]: FlagSpec<FlanneldOp
   ipMasqFullyRandomDisable: { flag: 'ip-masq-fully-random-disable', kind: 'bool', default: false, parse: bool, help: 'do not add --random-fully (fully-random) to the masquerade rules' },
   iptablesResync: { flag: 'iptables-resync', kind: 'int', default: 5, parse: int(1, 86400), help: 'check the firewall rules every N seconds and repair them when missing' },
   iptablesForwardRules: { flag: 'iptables-forward-rules', kind: 'bool', default: true, parse: bool, help: 'add FORWARD accept rules for the flannel network (chain FLANNEL-FWD); --iptables-forward-rules=false to leave FORWARD alone' },
+  ipBlackholeRoute: { flag: 'ip-blackhole-route', kind: 'bool', default: false, parse: bool, help: "keep a blackhole route for this host's own subnet (IPv4 and IPv6), checked every --iptables-resync seconds, so packets to its unused addresses are dropped instead of leaving by the default route; without the flag a leftover one is removed" },
   healthzIp: { flag: 'healthz-ip', kind: 'string', default: '0.0.0.0', parse: ipOf(4), help: 'address the health check server listens on' },
   healthzPort: { flag: 'healthz-port', kind: 'int', default: 0, parse: int(0, 65535), help: 'port of the health check server (/healthz, /readyz); 0 disables it' },
   readinessEtcdTimeout: { flag: 'readiness-etcd-timeout', kind: 'int', default: 60, parse: int(1, 86400), help: '/readyz turns 503 once etcd has been unreachable this many seconds (not a flannel flag)' },
   logLevel: { flag: 'log-level', kind: 'string', default: 'info', parse: logLevel, help: `log level: ${LOG_LEVELS.join(', ')}` },
+  logFormat: { flag: 'log-format', kind: 'string', default: 'text', parse: logFormat, help: 'log lines on stderr as text (time level component msg key=value) or json (one object a line: time, level, component, msg, then the fields; not a flannel flag)' },
+  verbosity: { flag: 'v', kind: 'int', default: 0, parse: int(0, 10), help: "flannel's klog verbosity: 1 or more logs at debug level, unless --log-level is given" },
   version: { flag: 'version', kind: 'bool', default: false, parse: bool, help: 'print the version and exit', noEnv: true },
 };
+
+/**
+ * flannel flags this build does not implement. Each is an error naming why, never silently ignored: falling back
+ * to etcd when the operator asked for the Kubernetes subnet manager would pick the wrong store and interface. The
+ * value flannel itself uses outside Kubernetes mode (`--kube-subnet-mgr=false`) is accepted.
+ */
+export interface UnsupportedFlag {
+  readonly flag: string;
+  readonly kind: 'bool' | 'string';
+  /** A value that means "off" and is accepted, e.g. false for --kube-subnet-mgr. */
+  readonly harmless?: boolean;
+  readonly why: string;
+}
+
+const KUBE = "is a Kubernetes-mode flag, and flannel-ts supports only the etcd subnet manager: remove it and point flanneld at etcd with --etcd-endpoints (Kubernetes mode is not supported)";
+const KLOG = 'is a klog flag flannel-ts does not implement: use --log-level or -v instead';
+
+export const UNSUPPORTED_FLAGS: readonly UnsupportedFlag[] = [
+  { flag: 'kube-subnet-mgr', kind: 'bool', harmless: false, why: KUBE },
+  { flag: 'kube-api-url', kind: 'string', why: KUBE },
+  { flag: 'kube-annotation-prefix', kind: 'string', why: KUBE },
+  { flag: 'kubeconfig-file', kind: 'string', why: KUBE },
+  { flag: 'net-config-path', kind: 'string', why: KUBE },
+  { flag: 'set-node-network-unavailable', kind: 'bool', harmless: true, why: KUBE },
+  { flag: 'vmodule', kind: 'string', why: KLOG },
+  { flag: 'log_backtrace_at', kind: 'string', why: KLOG },
+];
+
+/** FLANNELD_* variables that are not flags but are read by the systemd unit (deploy/systemd/flanneld.service). */
+export const UNIT_VARIABLES: readonly string[] = ['FLANNELD_EXTRA_ARGS'];
 
 export function envName(flag: string): string {
   return `FLANNELD_${flag.toUpperCase().replace(/[-.]/g, '_')}`;
@@ -150,10 +215,10 @@ export function envName(flag: string): string {
 /**
  * Go's flag package accepts `-name=value` and `-name value`; node:util parseArgs wants `--name`. Rewrite single-dash
  * long flags to `--name`, Go booleans without a value to `--name=true`, and flannel's klog `-v N` / `-v=N` to
- * --log-level.
+ * `--v=N`.
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  const boolFlags = new Set(Object.values(FLAGS).filter((spec) => spec.kind === 'bool').map((spec) => spec.flag));
+  const boolFlags = new Set([...Object.values(FLAGS), ...UNSUPPORTED_FLAGS].filter((spec) => spec.kind === 'bool').map((spec) => spec.flag));
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -164,10 +229,10 @@ export function normalizeArgv(argv: readonly string[]): string[] {
     const verbosity = /^--?v(?:=(\d+))?$/.exec(arg);
     if (verbosity) {
       const level = verbosity[1] ?? (argv[i + 1] !== undefined && /^\d+$/.test(argv[i + 1]!) ? argv[++i]! : '1');
-      out.push(`--log-level=${Number(level) >= 1 ? 'debug' : 'info'}`);
+      out.push(`--v=${level}`);
       continue;
     }
-    const long = /^--?([a-z][a-z0-9-]+)(=.*)?$/.exec(arg);
+    const long = /^--?([a-z][a-z0-9_-]+)(=.*)?$/s.exec(arg);
     if (!long) {
       out.push(arg);
       continue;
@@ -183,19 +248,23 @@ type RawValues = Readonly<Record<string, unknown>>;
 
 /**
  * Resolves options from the parsed command line (camelCase keys) and the environment. Throws UsageError for
- * unknown flags and bad values, naming the flag (or variable) and what it takes.
+ * unknown flags, bad values, flags this build does not implement (`unsupported`: their values by flag name) and
+ * FLANNELD_* variables that are no flag's, naming the flag (or variable) and what it takes.
  */
-export function resolveOptions(raw: RawValues, env: Readonly<Record<string, string | undefined>>): FlanneldOptions {
+export function resolveOptions(raw: RawValues, env: Readonly<Record<string, string | undefined>>, unsupported: RawValues = {}): FlanneldOptions {
   const known = new Map(Object.keys(FLAGS).map((key) => [key, key] as const));
   for (const key of Object.keys(raw)) {
     if (known.has(key)) continue;
     throw new UsageError(`unknown flag --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: see flanneld --help`);
   }
+  refuseUnsupported(unsupported, env);
   const out: Record<string, unknown> = {};
+  const given = new Set<string>();
   for (const [key, spec] of Object.entries(FLAGS) as Array<[keyof FlanneldOptions, FlagSpec<unknown>]>) {
     const fromCli = raw[key];
     if (fromCli !== undefined) {
       out[key] = spec.parse(fromCli, spec.flag);
+      given.add(key);
       continue;
     }
     const variable = envName(spec.flag);
@@ -206,9 +275,30 @@ export function resolveOptions(raw: RawValues, env: Readonly<Record<string, stri
       } catch (err) {
         throw new UsageError(`${variable}: ${(err as Error).message}`);
       }
+      given.add(key);
       continue;
     }
     out[key] = spec.default;
   }
+  // klog's -v as flannel uses it: any verbosity logs at debug level; an explicit --log-level wins.
+  if (!given.has('logLevel') && (out['verbosity'] as number) >= 1) out['logLevel'] = 'debug';
   return Object.freeze(out) as unknown as FlanneldOptions;
+}
+
+function refuseUnsupported(fromCli: RawValues, env: Readonly<Record<string, string | undefined>>): void {
+  for (const spec of UNSUPPORTED_FLAGS) {
+    const variable = envName(spec.flag);
+    const cli = fromCli[spec.flag];
+    const value = cli ?? (env[variable] === '' ? undefined : env[variable]);
+    if (value === undefined) continue;
+    const where = cli === undefined ? `${variable}=${String(value)}` : `--${spec.flag}`;
+    if (spec.kind === 'bool' && spec.harmless !== undefined && bool(value, spec.flag) === spec.harmless) continue;
+    throw new UsageError(`${where}: --${spec.flag} ${spec.why}`);
+  }
+  const variables = new Set([...Object.values(FLAGS).filter((spec) => !spec.noEnv).map((spec) => envName(spec.flag)), ...UNSUPPORTED_FLAGS.map((spec) => envName(spec.flag)), ...UNIT_VARIABLES]);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('FLANNELD_') || variables.has(name) || value === undefined) continue;
+    if (name === envName(FLAGS.version.flag)) throw new UsageError(`${name} is not read (as in flannel, --version works only on the command line): remove it`);
+    throw new UsageError(`${name} is not a flanneld variable (no flag --${name.slice('FLANNELD_'.length).toLowerCase().replace(/_/g, '-')}): remove it or fix its name; flanneld --help lists every flag and its variable`);
+  }
 }

@@ -19,7 +19,7 @@ const links: LinkInfo[] = [
 ];
 
 const select = (overrides: Partial<InterfaceSelection>, defaults = { ipv4: 'eth0' }) =>
-  selectExternalInterface(links, defaults, { iface: [], ifaceRegex: [], publicIp: '', publicIpv6: '', needIPv4: true, needIPv6: false, ...overrides });
+  selectExternalInterface(links, defaults, { iface: [], ifaceRegex: [], ifaceCanReach: '', publicIp: '', publicIpv6: '', needIPv4: true, needIPv6: false, ...overrides });
 
 describe('selectExternalInterface', () => {
   it('uses the default route interface and its permanent global address', () => {

@@ -77,6 +77,38 @@ describe('flanneld with the alloc backend', () => {
     }
   });
 
+  it('refuses a subnet file it cannot create before taking a lease: /proc, a file as parent (exit 1 within a second)', async () => {
+    await using etcd = await startEtcd();
+    await using dir = await createTempDir();
+    await putConfig(etcd, '{"Network":"10.1.0.0/16","Backend":{"Type":"alloc"}}');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(dir.path, 'file'), 'x');
+    for (const [subnetFile, reason] of [
+      ['/proc/nope/subnet.env', /cannot write \/proc\/nope\/subnet\.env: cannot create directory \/proc\/nope \(ENOENT/],
+      [join(dir.path, 'file', 'x', 'subnet.env'), /\/file is a file, not a directory/],
+    ] as const) {
+      const started = Date.now();
+      const flanneld = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile });
+      expect(await flanneld.exited()).toBe(1);
+      expect(Date.now() - started).toBeLessThan(3000); // process start included; the check itself takes milliseconds
+      expect(flanneld.output()).toMatch(reason);
+    }
+    expect(await subnetKeys(etcd)).toEqual([]);
+  });
+
+  it('honours SIGTERM within a second while waiting for the config; --log-format=json writes one object a line', async () => {
+    await using etcd = await startEtcd();
+    await using dir = await createTempDir();
+    const flanneld = await startFlanneld(etcd, { publicIp: '192.0.2.1', subnetFile: join(dir.path, 'subnet.env'), args: ['--log-format=json'] });
+    await flanneld.waitForOutput(/"msg":"waiting for a valid network config"/);
+    const started = Date.now();
+    expect(await flanneld.stop('SIGTERM')).toBe(0);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const lines = flanneld.output().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const line of lines) expect(Object.keys(line).slice(0, 4)).toEqual(['time', 'level', 'component', 'msg']);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'info', component: 'flanneld', msg: 'using etcd', tls: false, auth: false }));
+  });
+
   it('fails with a clear message for a backend this build does not have', async () => {
     await using etcd = await startEtcd();
     await using dir = await createTempDir();

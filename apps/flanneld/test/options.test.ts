@@ -44,7 +44,6 @@ describe('flanneld flags', () => {
       FLANNELD_IFACE: 'eth1',
       FLANNELD_SUBNET_FILE: '/tmp/x.env',
       FLANNELD_HEALTHZ_PORT: '8471',
-      FLANNELD_VERSION: 'true',
     });
     expect(options.etcdPrefix).toBe('/cli');
     expect(options.etcdEndpoints).toEqual(['http://e:2379']);
@@ -52,7 +51,9 @@ describe('flanneld flags', () => {
     expect(options.iface).toEqual(['eth1']);
     expect(options.subnetFile).toBe('/tmp/x.env');
     expect(options.healthzPort).toBe(8471);
-    expect(options.version).toBe(false); // flannel ignores FLANNELD_VERSION
+    expect(options.version).toBe(false);
+    // flannel ignores FLANNELD_VERSION; ignoring a variable silently is what we do not do.
+    expect(() => parseArgs([], { FLANNELD_VERSION: 'true' })).toThrow(/FLANNELD_VERSION is not read/);
   });
 
   it('rejects unknown flags, stray arguments and bad values with the flag named', () => {
@@ -79,5 +80,6 @@ describe('flanneld flags', () => {
       if (!spec.noEnv) expect(help).toContain(envName(spec.flag));
     }
     expect(help).toMatch(/Exit status: 0 .* 1 .* 2 usage error/);
+    expect(help).toMatch(/^flanneld v\d+\.\d+\.\d+: /);
   });
 });

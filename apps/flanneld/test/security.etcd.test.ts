@@ -40,6 +40,11 @@ describe('etcd with TLS and auth', () => {
     await using good = startDaemon('ip', [...flags('s3cret'), '--log-level=debug', `--healthz-port=${healthzPort}`]);
     await good.waitForOutput(/flanneld is running/, 20_000);
     expect(good.output()).toMatch(/using etcd .* tls=true auth=true/);
+    // TLS to an IP endpoint makes Node warn (DEP0123) and grpc-js may log lines of its own: neither reaches stderr
+    // raw (Node prints `(node:PID) [DEP0123] DeprecationWarning: ...`), only as a log line at debug level.
+    expect(good.output()).not.toMatch(/^\(node:\d+\)|^[EID] \d/m);
+    for (const line of good.output().split('\n').filter((l) => l.includes('DeprecationWarning'))) expect(line).toMatch(/^\S+Z debug flanneld node warning name=DeprecationWarning /);
+    for (const line of good.output().trim().split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z (debug|info|warn|error) /);
     // The password on the command line is warned about, and never printed or served.
     expect(good.output()).toMatch(/--etcd-password on the command line is visible .* fix="pass it in FLANNELD_ETCD_PASSWORD/);
     const metrics = await ns.exec(process.execPath, ['-e', `fetch('http://127.0.0.1:${healthzPort}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`]);

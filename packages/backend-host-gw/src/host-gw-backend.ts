@@ -11,6 +11,7 @@
  * this host was down goes beyond it. Nothing is torn down on dispose: routes outlive a restart, as in flannel.
  */
 import {
+  backendOptionFields,
   ConfigError,
   FlannelError,
   normalizeIP,
@@ -33,7 +34,7 @@ export type HostGwConfig = Readonly<Record<string, never>>;
 
 export const hostGwBackend: BackendFactory<HostGwConfig> = {
   type: HOST_GW_TYPE,
-  parseConfig: () => Object.freeze({}),
+  parseConfig: (backend) => (backendOptionFields(backend, 'host-gw', []), Object.freeze({})),
   create: (_config, deps) => new HostGwBackend(deps),
 };
 

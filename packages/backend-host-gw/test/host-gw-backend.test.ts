@@ -38,9 +38,10 @@ function backend(options: { ext?: Partial<ExternalInterface>; network?: NetworkC
 const own = lease('10.1.30.0-24', '192.0.2.11');
 
 describe('hostGwBackend', () => {
-  it('has no options and ignores unknown keys', () => {
+  it('has no options and refuses unknown keys (a typo must not pass silently)', () => {
     expect(hostGwBackend.type).toBe('host-gw');
-    expect(hostGwBackend.parseConfig({ Type: 'host-gw', DirectRouting: true, Whatever: 1 })).toEqual({});
+    expect(hostGwBackend.parseConfig({ Type: 'host-gw' })).toEqual({});
+    expect(() => hostGwBackend.parseConfig({ Type: 'host-gw', DirectRouting: true, Whatever: 1 })).toThrow(/unknown host-gw backend options "DirectRouting", "Whatever": the host-gw backend takes no options/);
   });
 
   it('publishes BackendType host-gw without BackendData, and the interface MTU', async () => {

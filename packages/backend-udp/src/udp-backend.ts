@@ -7,7 +7,7 @@
  * Beyond flannel: datagrams from addresses that are not a peer's PublicIP, whose inner source is not in that peer's
  * subnet, or whose inner destination is not in this host's subnet are dropped and counted by reason.
  */
-import { ConfigError, FlannelError, goJsonStringify, parseIPv4, type IpNet, type Backend, type BackendDeps, type BackendFactory, type Lease, type LeaseBatch } from '@flannel-ts/core';
+import { ConfigError, FlannelError, backendOptionFields, goJsonStringify, parseIPv4, type IpNet, type Backend, type BackendDeps, type BackendFactory, type Lease, type LeaseBatch } from '@flannel-ts/core';
 import { startForwarder, type Forwarder } from './forwarder.js';
 import { openTun } from './tun.js';
 
@@ -24,8 +24,7 @@ export interface UdpConfig {
 export const udpBackend: BackendFactory<UdpConfig> = {
   type: 'udp',
   parseConfig(backend) {
-    let port: unknown = DEFAULT_UDP_PORT;
-    for (const [key, value] of Object.entries(backend)) if (key.toLowerCase() === 'port' && value !== undefined && value !== null) port = value;
+    const port = backendOptionFields(backend, 'udp', ['Port']).Port ?? DEFAULT_UDP_PORT;
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
       throw new ConfigError('Backend.Port', `Backend.Port must be a UDP port number from 1 to 65535, got ${goJsonStringify(port)}; flannel's default is 8285`);
     }

@@ -1,4 +1,4 @@
-import { ConfigError, goJsonStringify } from '@flannel-ts/core';
+import { ConfigError, backendOptionFields, goJsonStringify } from '@flannel-ts/core';
 
 /** flannel's vxlan options (flannel-compat.md §2.5), with its defaults. */
 export interface VxlanConfig {
@@ -17,11 +17,8 @@ export const KERNEL_DEFAULT_VXLAN_PORT = 8472;
 const KEYS = ['VNI', 'Port', 'GBP', 'Learning', 'DirectRouting', 'MTU'] as const;
 
 export function parseVxlanConfig(backend: Readonly<Record<string, unknown>>): VxlanConfig {
-  const fields: Partial<Record<(typeof KEYS)[number], unknown>> = {};
-  for (const [key, value] of Object.entries(backend)) {
-    const known = KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
-    if (known && value !== null && value !== undefined) fields[known] = value;
-  }
+  // MacPrefix and Name are flannel's Windows vxlan options, ignored on Linux: a mixed cluster's config stays valid.
+  const fields = backendOptionFields(backend, 'vxlan', KEYS, ['MacPrefix', 'Name']);
   const int = (name: (typeof KEYS)[number], fallback: number, min: number, max: number): number => {
     const value = fields[name] ?? fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

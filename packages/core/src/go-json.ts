@@ -3,6 +3,7 @@
  * (what `json.Marshal` writes), and case-insensitive matching of object keys to struct fields (what
  * `json.Unmarshal` reads, the last matching key winning).
  */
+import { ConfigError } from './errors.js';
 
 const GO_ESCAPES: Record<string, string> = {
   '<': '\\u003c',
@@ -38,4 +39,27 @@ export function matchFields<F extends string>(
     if (field !== undefined) out[field] = value;
   }
   return out;
+}
+
+/**
+ * The options of a `Backend` object, matched to `known` case-insensitively as Go would; `Type` is the backend's
+ * name and always allowed. Unlike Go (which ignores unknown keys), an unknown option is refused: a misspelt
+ * `Vni` is one thing, `VNl` silently falling back to the default is another.
+ */
+export function backendOptionFields<F extends string>(
+  backend: Readonly<Record<string, unknown>>,
+  type: string,
+  known: readonly F[],
+  /** Keys flannel defines for another platform and ignores here (vxlan's Windows `MacPrefix`, `Name`): accepted, unused. */
+  ignored: readonly string[] = [],
+): Partial<Record<F, unknown>> {
+  const allowed = new Set([...known, ...ignored, 'Type'].map((field) => field.toLowerCase()));
+  const unknown = Object.keys(backend).filter((key) => !allowed.has(key.toLowerCase()));
+  if (unknown.length > 0) {
+    const options = known.length === 0 ? `the ${type} backend takes no options` : `the ${type} backend takes ${known.join(', ')}`;
+    throw new ConfigError(`Backend.${unknown[0]}`, `unknown ${type} backend option${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => `"${k}"`).join(', ')}: ${options}; remove or correct ${unknown.length === 1 ? 'it' : 'them'}`);
+  }
+  const present: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(backend)) if (value !== null && value !== undefined) present[key] = value;
+  return matchFields(present, known);
 }

@@ -31,6 +31,8 @@ export type HostChange =
       readonly via?: string;
       readonly onlink?: boolean;
       readonly scope?: 'global' | 'link' | 'host';
+      /** A `blackhole` route drops what it matches (flannel's --ip-blackhole-route); absent: a unicast route. */
+      readonly type?: 'blackhole';
     }
   | { readonly kind: 'neighbour'; readonly action: 'replace' | 'delete'; readonly dev: string; readonly address: string; readonly lladdr?: string }
   | { readonly kind: 'fdb'; readonly action: 'replace' | 'append' | 'delete'; readonly dev: string; readonly lladdr: string; readonly dst: string };
@@ -41,6 +43,10 @@ export interface RouteEntry {
   readonly gateway?: string | undefined;
   readonly flags: readonly string[];
   readonly scope?: string | undefined;
+  /** Route type other than unicast, e.g. `blackhole`, `local`. */
+  readonly type?: string | undefined;
+  /** Preferred source address (`src`), as `ip route get` reports it. */
+  readonly prefsrc?: string | undefined;
   /** Who installed it (`kernel` for connected routes, `boot` for `ip route replace`, `dhcp`, `static`, ...). */
   readonly protocol?: string | undefined;
 }

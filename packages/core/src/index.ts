@@ -2,7 +2,7 @@ export { ERROR_CODES, FlannelError, ConfigError, HostCommandError, isFlannelErro
 export type { FlannelErrorCode } from './errors.js';
 export { IpNet, parseIP, parseIPv4, parseIPv6, formatIP, normalizeIP, familyBits, classifyAddress, specialRangesOverlapping } from './ip.js';
 export type { IpFamily, AddressClass } from './ip.js';
-export { goJsonStringify } from './go-json.js';
+export { goJsonStringify, backendOptionFields } from './go-json.js';
 export type { Decoded } from './decoded.js';
 export {
   parseNetworkConfig,
@@ -31,3 +31,8 @@ export type { Logger, LogLevel, LogFields, LineLoggerOptions } from './logger.js
 export type { Backend, BackendDeps, BackendFactory, BackendRegistration, ExternalInterface } from './backend.js';
 export { routeChangesOutside } from './host-network.js';
 export type { HostChange, HostNetwork, RouteEntry, AddressEntry, LinkEntry, NeighbourEntry, FdbEntry } from './host-network.js';
+export { renderHelp, renderManPage, versionLine } from './help.js';
+export type { HelpDocument, HelpSection, HelpOption } from './help.js';
+export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, endpointProblem } from './etcd-endpoint.js';
+export { waitProgress } from './wait-progress.js';
+export type { WaitProgress } from './wait-progress.js';

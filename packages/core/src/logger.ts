@@ -25,7 +25,15 @@ export interface LineLoggerOptions {
   readonly level?: LogLevel;
   readonly now?: () => Date;
   readonly component?: string;
+  /**
+   * `text` (the default): `time level component msg key=value`. `json`: one object a line for log pipelines, with
+   * the stable keys `time`, `level`, `component`, `msg` first, then the fields (a field with one of those names
+   * is written as `field.<name>`).
+   */
+  readonly format?: 'text' | 'json';
 }
+
+const JSON_KEYS = new Set(['time', 'level', 'component', 'msg']);
 
 export function createLineLogger(options: LineLoggerOptions): Logger {
   const threshold = LOG_LEVELS.indexOf(options.level ?? 'info');
@@ -33,7 +41,8 @@ export function createLineLogger(options: LineLoggerOptions): Logger {
   const make = (component: string): Logger => {
     const log = (level: LogLevel) => (message: string, fields?: LogFields) => {
       if (LOG_LEVELS.indexOf(level) < threshold) return;
-      options.write(`${now().toISOString()} ${level} ${component || '-'} ${message}${formatFields(fields)}`);
+      const time = now().toISOString();
+      options.write(options.format === 'json' ? formatJsonLine(time, level, component || '-', message, fields) : `${time} ${level} ${component || '-'} ${message}${formatFields(fields)}`);
     };
     return {
       debug: log('debug'),
@@ -54,6 +63,26 @@ function formatFields(fields: LogFields | undefined): string {
     out += ` ${key}=${formatValue(value)}`;
   }
   return out;
+}
+
+function formatJsonLine(time: string, level: LogLevel, component: string, msg: string, fields: LogFields | undefined): string {
+  const line: Record<string, unknown> = { time, level, component, msg };
+  for (const [key, value] of Object.entries(fields ?? {})) {
+    if (value === undefined) continue;
+    line[JSON_KEYS.has(key) ? `field.${key}` : key] = jsonValue(value);
+  }
+  // JSON escapes C0 controls itself; DEL, C1 and bidi controls (which a value from etcd may hold) are escaped too,
+  // as the text format does, so no line shows other than it reads.
+  return JSON.stringify(line).replace(/[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Numbers, booleans and null stay as they are; errors become their message, bigints and other objects text. */
+function jsonValue(value: unknown): unknown {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string') return value;
+  if (value instanceof Error) return value.message;
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value) || (typeof value === 'object' && !('toJSON' in value) && Object.getPrototypeOf(value) === Object.prototype)) return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown;
+  return String(value);
 }
 
 function formatValue(value: unknown): string {

@@ -11,6 +11,19 @@ function recording(options: Omit<LineLoggerOptions, 'write' | 'now'> = {}): { lo
 }
 
 describe('createLineLogger', () => {
+  test('json: one object a line with time, level, component, msg first, numbers as numbers', () => {
+    const { log, lines } = recording({ component: 'flanneld', format: 'json' });
+    log.child('lease-manager').info('acquired lease', { subnet: IpNet.parse('10.1.30.0/24'), ttl: 86400, ok: true, msg: 'clash', gone: undefined, err: new Error('boom') });
+    expect(lines).toEqual([
+      '{"time":"2026-11-25T02:13:34.123Z","level":"info","component":"flanneld/lease-manager","msg":"acquired lease","subnet":"10.1.30.0/24","ttl":86400,"ok":true,"field.msg":"clash","err":"boom"}',
+    ]);
+    expect(Object.keys(JSON.parse(lines[0]!) as object).slice(0, 4)).toEqual(['time', 'level', 'component', 'msg']);
+    // A value from etcd cannot break the line or hide text: controls are escaped, and the line still parses back.
+    log.warn('bad', { key: 'a\nb\u001b[31m\u202e\u0085' });
+    expect(lines[1]).toContain('"key":"a\\nb\\u001b[31m\\u202e\\u0085"');
+    expect((JSON.parse(lines[1]!) as { key: string }).key).toBe('a\nb\u001b[31m\u202e\u0085');
+  });
+
   test('writes `time level component msg key=value`', () => {
     const { log, lines } = recording({ component: 'lease-manager' });
     log.info('acquired lease', { subnet: '10.1.30.0/24', publicIP: '192.0.2.1' });

@@ -99,7 +99,7 @@ export async function setupDocker(request: SetupDockerRequest, deps: SetupDocker
 
   // 1-2. subnet.env -> options; the routing table must not already route the subnet.
   log.info('waiting for subnet.env', { path: request.subnetFile, timeoutMs: request.waitMs });
-  const env = await waitForSubnetEnv(request.subnetFile, request.waitMs, { host, now, sleep, signal: deps.signal });
+  const env = await waitForSubnetEnv(request.subnetFile, request.waitMs, { host, now, sleep, signal: deps.signal, log });
   const options = dockerOptionsFromSubnetEnv(env.variables, { ipMasq: request.ipMasq, source: request.subnetFile });
   if (options.bip === undefined && options.mtu === undefined) {
     throw new DockerSetupError('SUBNET_ENV_INVALID', `${request.subnetFile} has neither FLANNEL_SUBNET nor FLANNEL_MTU: it is not a subnet.env written by flanneld`);

@@ -1,11 +1,14 @@
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { waitProgress, type Logger } from '@flannel-ts/core';
 import { readSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { DockerSetupError } from './errors.js';
 import { flagValue } from './flag-conflicts.js';
 import type { DockerHostOps, ProcessInfo } from './host.js';
 
 export interface WaitForSubnetEnvDeps {
+  /** Gets a "still waiting" line every few seconds. */
+  readonly log?: Logger;
   /** Looks for flanneld when the file does not come, to say what is missing. */
   readonly host?: Pick<DockerHostOps, 'flanneldProcesses'>;
   readonly now?: () => number;
@@ -23,11 +26,14 @@ export async function waitForSubnetEnv(path: string, timeoutMs: number, deps: Wa
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => delay(ms, undefined, { signal: deps.signal }));
   const deadline = now() + timeoutMs;
+  const progress = waitProgress(now());
   for (;;) {
     const env = await readSubnetEnv(path);
     if (env) return env;
     const remaining = deadline - now();
     if (remaining <= 0) break;
+    const waited = progress.due(now());
+    if (waited !== undefined) deps.log?.info('still waiting for subnet.env', { path, waitedSeconds: waited, timeoutSeconds: Math.round(timeoutMs / 1000) });
     await sleep(Math.min(deps.pollMs ?? 200, remaining));
   }
   const flanneld = deps.host ? await deps.host.flanneldProcesses().catch(() => []) : [];

@@ -251,6 +251,20 @@ describe('waitForSubnetEnv', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('says every few seconds what it waits for and how long it has waited', async () => {
+    let clock = 0;
+    const log = createRecordingLogger();
+    // A fake clock: each poll advances it by a second, so the 12 s wait runs instantly.
+    const sleep = async (ms: number) => void (clock += Math.max(ms, 1000));
+    await waitForSubnetEnv(missing(), 12_000, { host: host([]), now: () => clock, sleep, log }).catch(() => undefined);
+    const lines = log.records.filter((r) => r.message === 'still waiting for subnet.env');
+    expect(lines.map((r) => [r.level, r.fields?.['waitedSeconds']])).toEqual([
+      ['info', 5],
+      ['info', 10],
+    ]);
+    expect(lines[0]!.fields).toMatchObject({ path: missing(), timeoutSeconds: 12 });
+  });
+
   it('says when no flanneld runs', async () => {
     const error = await waitForSubnetEnv(missing(), 50, { host: host([]), pollMs: 10 }).catch((err: unknown) => err);
     expect((error as DockerSetupError).reason).toBe('SUBNET_ENV_MISSING');

@@ -67,7 +67,7 @@ export function ipBatchLine(change: HostChange): string | undefined {
     case 'address':
       return `address ${change.action === 'replace' ? 'replace' : 'del'} ${change.cidr} dev ${change.dev}`;
     case 'route': {
-      const parts = [`route ${change.action === 'replace' ? 'replace' : 'del'} ${change.dst}`];
+      const parts = [`route ${change.action === 'replace' ? 'replace' : 'del'}${change.type ? ` ${change.type}` : ''} ${change.dst}`];
       if (change.via) parts.push(`via ${change.via}`);
       if (change.dev) parts.push(`dev ${change.dev}`);
       if (change.onlink) parts.push('onlink');
@@ -144,8 +144,8 @@ export function createHostNetwork(options: IpRoute2Options = {}): HostNetwork {
     async routes(filter = {}) {
       const args = [`-${filter.family ?? 4}`, 'route', 'show'];
       if (filter.dev) args.push('dev', filter.dev);
-      const rows = await json<Array<{ dst: string; dev?: string; gateway?: string; flags?: string[]; scope?: string; protocol?: string }>>(args);
-      return rows.map((r): RouteEntry => ({ dst: r.dst, dev: r.dev ?? filter.dev, gateway: r.gateway, flags: r.flags ?? [], scope: r.scope, protocol: r.protocol }));
+      const rows = await json<Array<{ dst: string; dev?: string; gateway?: string; flags?: string[]; scope?: string; protocol?: string; type?: string; prefsrc?: string }>>(args);
+      return rows.map((r): RouteEntry => ({ dst: r.dst, dev: r.dev ?? filter.dev, gateway: r.gateway, flags: r.flags ?? [], scope: r.scope, protocol: r.protocol, type: r.type, prefsrc: r.prefsrc }));
     },
     async addresses(dev) {
       const rows = await json<Array<{ ifname: string; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>>(['addr', 'show', 'dev', dev]);
@@ -185,8 +185,8 @@ export function createHostNetwork(options: IpRoute2Options = {}): HostNetwork {
     async routeTo(address) {
       const result = await runCommand(ip, [...nsArgs, '-j', 'route', 'get', address]);
       if (result.code !== 0) return undefined;
-      const [row] = JSON.parse(result.stdout || '[]') as Array<{ dst: string; dev?: string; gateway?: string; flags?: string[]; scope?: string }>;
-      return row ? { dst: row.dst, dev: row.dev, gateway: row.gateway, flags: row.flags ?? [], scope: row.scope } : undefined;
+      const [row] = JSON.parse(result.stdout || '[]') as Array<{ dst: string; dev?: string; gateway?: string; flags?: string[]; scope?: string; type?: string; prefsrc?: string }>;
+      return row ? { dst: row.dst, dev: row.dev, gateway: row.gateway, flags: row.flags ?? [], scope: row.scope, type: row.type, prefsrc: row.prefsrc } : undefined;
     },
   };
 }

@@ -6,6 +6,7 @@
  *
  *   pnpm demo [--backend udp] [--hosts 2] [--verbose] [--docker [--docker-mode env-file|daemon-json]]
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dockerUnavailable, startDockerLab, type DockerOptionsMode, type LabDockerHost } from './docker.js';
 import { startLab } from './lab.js';
@@ -26,19 +27,8 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write(`Usage: pnpm demo [--backend ${SUPPORTED_BACKENDS.join('|')}] [--hosts N] [--verbose] [--docker [--docker-mode ${DOCKER_MODES.join('|')}]]
-
-Starts a lab of N hosts (network namespaces on one underlay, 192.0.2.0/24) with a real etcd, sets the flannel
-network 10.1.0.0/16 with flannelctl, runs flanneld on every host, prints each host's subnet.env and overlay
-device, then pings host 2's container from host 1's container. Everything is removed at the end.
-Needs root (network namespaces, TUN). --verbose shows flanneld's own log.
-
---docker: every host also runs a real dockerd (Debian docker.io), first on Docker's default 172.17.0.1/16.
-flanneld runs with --ip-masq; bin/flannel-docker-setup then writes Docker's options from subnet.env (an
-mk-docker-opts env file, or daemon.json with --docker-mode daemon-json), restarts each dockerd and verifies it.
-A \`docker run\` container on host 1 pings a container on host 2 and opens TCP to it, and the receiver shows
-host 1's container address as the source. A second flannel-docker-setup run changes nothing.
-`);
+  // One help text, shared with scripts/demo.sh (which prints it before setting anything up).
+  process.stdout.write(readFileSync(new URL('../usage/demo.txt', import.meta.url), 'utf8'));
   process.exit(0);
 }
 if (!SUPPORTED_BACKENDS.includes(values.backend)) {

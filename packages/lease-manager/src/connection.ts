@@ -4,10 +4,11 @@
  */
 import { ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import { Etcd3, GRPCUnavailableError, GRPCDeadlineExceededError, EtcdWatchStreamEnded, isRecoverableError, type IOptions } from 'etcd3';
-import { FlannelError } from '@flannel-ts/core';
+import { setLogger } from '@grpc/grpc-js';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, FlannelError, endpointProblem, type Logger } from '@flannel-ts/core';
 
-export const DEFAULT_ETCD_ENDPOINTS = ['http://127.0.0.1:4001', 'http://127.0.0.1:2379'] as const;
-export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
+// Defined in core (the CLIs' option tables need them without loading etcd3); kept here for existing importers.
+export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX };
 
 export interface EtcdConnectionOptions {
   readonly endpoints: readonly string[];
@@ -24,9 +25,8 @@ export function connectEtcd(options: EtcdConnectionOptions): Etcd3 {
     throw new FlannelError('USAGE', 'no etcd endpoints given: pass --etcd-endpoints, e.g. http://127.0.0.1:2379');
   }
   for (const endpoint of options.endpoints) {
-    if (!/^(https?|unix|unixs):\/\//.test(endpoint)) {
-      throw new FlannelError('USAGE', `etcd endpoint "${endpoint}" has no scheme: write it as http://host:port, https://host:port or unix:///path`);
-    }
+    const problem = endpointProblem(endpoint);
+    if (problem) throw new FlannelError('USAGE', problem);
   }
   const callTimeoutMs = options.callTimeoutMs ?? 10_000;
   const config: IOptions = {
@@ -63,4 +63,25 @@ export function isRetryable(err: unknown): boolean {
     err.name === 'TaskCancelledError' ||
     /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|No connection established|circuit|etcdserver: (request timed out|leader changed|no leader)/i.test(err.message)
   );
+}
+
+/**
+ * An etcd3 / grpc error as one readable line: the first line, without grpc's "Resolution note:" suffix (empty for
+ * a refused connection, which left log lines ending in a dangling "Resolution note: ").
+ */
+export function describeEtcdError(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text
+    .split('\n')[0]!
+    .replace(/\s*Resolution note:.*$/, '')
+    .trim();
+}
+
+/**
+ * Sends grpc-js's own log lines (e.g. "rejected by server because of excess pings") to `log` at debug level instead
+ * of the process's stderr. grpc-js keeps one logger per process, so only an app calls this, once, at start.
+ */
+export function routeGrpcLogs(log: Logger): void {
+  const line = (message: unknown, ...rest: unknown[]) => log.debug('grpc', { line: [message, ...rest].map(String).join(' ') });
+  setLogger({ error: line, info: line, debug: line });
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '@flannel-ts/core';
-import { errorMessage } from '@flannel-ts/core';
+import { describeEtcdError } from './connection.js';
 
 /**
  * Tracks whether etcd answers, and logs only when that changes: an unreachable etcd gives one warning, not one
@@ -60,7 +60,7 @@ export class EtcdConnectivity {
       this.#reachable = false;
       this.#unreachableSince = this.#now();
       this.#outages++;
-      this.#log.warn('etcd unreachable, retrying with back-off', { while: doing, reason: errorMessage(err) });
+      this.#log.warn('etcd unreachable, retrying with back-off', { while: doing, reason: describeEtcdError(err) });
     }
   }
 }

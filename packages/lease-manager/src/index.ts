@@ -1,4 +1,4 @@
-export { connectEtcd, isRetryable, DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from './connection.js';
+export { connectEtcd, isRetryable, describeEtcdError, routeGrpcLogs, DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX } from './connection.js';
 export type { EtcdConnectionOptions } from './connection.js';
 export { EtcdRegistry, LEASE_TTL_SECONDS, joinKey } from './registry.js';
 export type { LeaseListing, SkippedEntry } from './registry.js';

@@ -7,6 +7,7 @@
  * - one malformed entry in the store is skipped and logged and never makes peers look removed (quirks 6, 7).
  */
 import {
+  waitProgress,
   FlannelError,
   PeerLeaseSet,
   errorMessage,
@@ -27,7 +28,7 @@ import {
 } from '@flannel-ts/core';
 import type { IWatchResponse } from 'etcd3';
 import { Backoff, sleep } from './backoff.js';
-import { isRetryable } from './connection.js';
+import { describeEtcdError, isRetryable } from './connection.js';
 import { EtcdConnectivity } from './connectivity.js';
 import { LEASE_TTL_SECONDS, type EtcdRegistry, type LeaseListing, type SkippedEntry } from './registry.js';
 import { runWatchLoop } from './watch-loop.js';
@@ -136,19 +137,28 @@ export class LeaseManager {
    */
   async waitForNetworkConfig(signal: AbortSignal, retryMs = 1000): Promise<NetworkConfig | undefined> {
     let lastReason: string | undefined;
+    const progress = waitProgress(this.#now());
     while (!signal.aborted) {
+      let reason: string;
       try {
         const config = await this.getNetworkConfig();
         this.connectivity.succeeded();
         return config;
       } catch (err) {
-        if (isRetryable(err)) this.connectivity.failed(err, 'reading network config');
-        else {
+        if (isRetryable(err)) {
+          this.connectivity.failed(err, 'reading network config');
+          reason = describeEtcdError(err);
+        } else {
           this.connectivity.succeeded();
-          const reason = errorMessage(err);
+          reason = errorMessage(err);
           if (reason !== lastReason) this.#log.warn('waiting for a valid network config', { key: this.registry.configKey, reason });
           lastReason = reason;
         }
+      }
+      const waited = progress.due(this.#now());
+      if (waited !== undefined) {
+        const what = this.connectivity.reachable ? 'a valid network config' : 'etcd';
+        this.#log.info(`still waiting for ${what}`, { waitedSeconds: waited, key: this.registry.configKey, reason });
       }
       await sleep(retryMs, signal);
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IpNet, encodeLeaseAttrs, isFlannelError } from '@flannel-ts/core';
-import { waitFor } from '@flannel-ts/testkit';
+import { createRecordingLogger, waitFor } from '@flannel-ts/testkit';
+import { EtcdRegistry, LeaseManager, connectEtcd } from '../src/index.js';
 import { attrs, batchCollector, config, createHarness } from './helpers.js';
 
 const NET16 = config({ Network: '10.1.0.0/16' });
@@ -270,5 +271,44 @@ describe('watchPeers', () => {
     expect(watch.peers().map((p) => p.key)).toEqual([peer.key]);
     expect(watch.rejected().map((r) => r.lease.key).sort()).toEqual(['1.2.3.4-0', '10.1.200.0-24']);
     expect(h.log.records.filter((r) => r.message === 'peer lease rejected, not programming it')).toHaveLength(3);
+  });
+});
+
+describe('waitForNetworkConfig', () => {
+  it('says every few seconds what it waits for, then returns the config once it is written', async () => {
+    await using h = await createHarness();
+    let clock = 0;
+    // Each read of the clock is a second later: the 5 s progress period passes within a few retries.
+    const manager = h.manager({ now: () => (clock += 1000) });
+    const controller = new AbortController();
+    const waiting = manager.waitForNetworkConfig(controller.signal, 5);
+    await waitFor(() => h.log.records.filter((r) => r.message === 'still waiting for a valid network config').length >= 2, { what: 'two progress lines' });
+    const lines = h.log.records.filter((r) => r.message === 'still waiting for a valid network config');
+    expect(lines[0]).toMatchObject({ level: 'info', fields: { key: '/coreos.com/network/config', reason: expect.stringMatching(/flannel config not found/) } });
+    expect(lines[1]!.fields!['waitedSeconds']).toBeGreaterThan(lines[0]!.fields!['waitedSeconds'] as number);
+    const writer = h.manager();
+    await writer.registry.putConfigText('{"Network":"10.1.0.0/16"}');
+    expect((await waiting)?.ipv4?.network.toString()).toBe('10.1.0.0/16');
+  });
+
+  it('says it is still waiting for etcd while etcd cannot be reached, with the reason', async () => {
+    // Nothing listens on port 1: every attempt is refused at once.
+    const client = connectEtcd({ endpoints: ['http://127.0.0.1:1'], callTimeoutMs: 500 });
+    const log = createRecordingLogger();
+    let clock = 0;
+    const manager = new LeaseManager({ registry: new EtcdRegistry(client), log, now: () => (clock += 1000) });
+    const controller = new AbortController();
+    const waiting = manager.waitForNetworkConfig(controller.signal, 5);
+    try {
+      await waitFor(() => log.records.some((r) => r.message === 'still waiting for etcd'), { what: 'a progress line', timeoutMs: 20_000 });
+      const line = log.records.find((r) => r.message === 'still waiting for etcd')!;
+      expect(line).toMatchObject({ level: 'info', fields: { reason: expect.stringMatching(/ECONNREFUSED|UNAVAILABLE|circuit/i) } });
+      expect(String(line.fields!['reason'])).not.toMatch(/Resolution note/);
+      expect(log.records.filter((r) => r.message === 'etcd unreachable, retrying with back-off')).toHaveLength(1);
+    } finally {
+      controller.abort();
+      await waiting;
+      client.close();
+    }
   });
 });

@@ -1,3 +1,3 @@
 export { formatSubnetEnv, parseSubnetEnv, parseDotenv, gatewayCidr, DEFAULT_SUBNET_FILE } from './subnet-env.js';
 export type { SubnetEnv, SubnetEnvFile } from './subnet-env.js';
-export { writeSubnetEnv, readSubnetEnv, writeFileAtomic } from './file.js';
+export { writeSubnetEnv, readSubnetEnv, writeFileAtomic, checkWritable } from './file.js';

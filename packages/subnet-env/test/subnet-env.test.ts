@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IpNet } from '@flannel-ts/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatSubnetEnv, parseSubnetEnv, readSubnetEnv, writeSubnetEnv } from '../src/index.js';
+import { checkWritable, formatSubnetEnv, parseSubnetEnv, readSubnetEnv, writeSubnetEnv } from '../src/index.js';
 
 const net = (text: string) => IpNet.parse(text)!;
 
@@ -99,7 +99,25 @@ describe('writeSubnetEnv / readSubnetEnv', () => {
 
   it('reports an unwritable target with the path', async () => {
     await writeFile(join(dir, 'file'), 'x');
-    await expect(writeSubnetEnv(join(dir, 'file', 'subnet.env'), { mtu: 1400, ipMasq: false })).rejects.toThrow(/file\/subnet.env/);
+    await expect(writeSubnetEnv(join(dir, 'file', 'subnet.env'), { mtu: 1400, ipMasq: false })).rejects.toThrow(/file\/subnet.env: .*\/file is a file, not a directory/);
+  });
+
+  // Node's recursive mkdir never settles for a directory under /proc (procfs answers ENOENT for any new name).
+  it('fails within a second for a path under /proc, naming the directory and why', { timeout: 5000 }, async () => {
+    const started = Date.now();
+    await expect(checkWritable('/proc/nope/subnet.env')).rejects.toThrow(/cannot write \/proc\/nope\/subnet\.env: cannot create directory \/proc\/nope \(ENOENT: the file system does not allow creating it/);
+    await expect(writeSubnetEnv('/proc/nope/deeper/subnet.env', { mtu: 1400, ipMasq: false })).rejects.toThrow(/cannot create directory \/proc\/nope /);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('checks a path without leaving anything behind, creating missing directories', async () => {
+    const path = join(dir, 'a', 'b', 'subnet.env');
+    await checkWritable(path);
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(join(dir, 'a', 'b'))).toEqual([]);
+    await expect(checkWritable(join(dir, 'a'))).rejects.toThrow(/is a directory; give a file path/);
+    await writeFile(join(dir, 'file'), 'x');
+    await expect(checkWritable(join(dir, 'file', 'x', 'subnet.env'))).rejects.toThrow(/\/file is a file, not a directory/);
   });
 });
 

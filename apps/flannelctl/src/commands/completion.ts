@@ -4,6 +4,7 @@
  * far (skipping options and the values of options that take one), then offer the next word, the command's
  * options (when the word being typed starts with `-`), or a value for the option before it (files, backends).
  */
+import { BACKEND_TYPES } from '@flannel-ts/backends/names';
 import { defineCommand, type Command, type CommandGroup } from '../command.js';
 import { ETCD_FLAG_LIST, UsageError } from '../options.js';
 
@@ -14,8 +15,8 @@ export type Shell = (typeof SHELLS)[number];
 const FILE_OPTIONS = ['--file', '--subnet-file', '--etcd-cafile', '--etcd-certfile', '--etcd-keyfile'];
 /** Options with a fixed set of values. */
 const CHOICE_OPTIONS: Readonly<Record<string, readonly string[]>> = {
-  '--backend': ['vxlan', 'host-gw', 'udp'],
-  '--backend-type': ['vxlan', 'host-gw'],
+  '--backend': BACKEND_TYPES,
+  '--backend-type': BACKEND_TYPES,
 };
 /** What a positional argument completes to, by its placeholder. */
 const POSITIONAL_CHOICES: Readonly<Record<string, readonly string[] | 'files'>> = {
@@ -49,7 +50,12 @@ function commandNode(path: readonly string[], command: Command): Node {
 
 /** Every place on a command line where completion can be asked for. */
 export function completionNodes(groups: readonly CommandGroup[]): Node[] {
-  const nodes: Node[] = [{ path: [], words: groups.map((g) => g.name), files: false, options: [...ETCD_OPTIONS, ...HELP, '--version'] }];
+  const nodes: Node[] = [
+    { path: [], words: [...groups.map((g) => g.name), 'help'], files: false, options: [...ETCD_OPTIONS, ...HELP, '--version'] },
+    // `flannelctl help <command>` completes the command words.
+    { path: ['help'], words: groups.map((g) => g.name), files: false, options: [] },
+    ...groups.filter((g) => !g.standalone).map((g): Node => ({ path: ['help', g.name], words: g.commands.map((c) => c.name), files: false, options: [] })),
+  ];
   for (const group of groups) {
     if (group.standalone) {
       nodes.push(commandNode([group.name], group.commands[0]!));

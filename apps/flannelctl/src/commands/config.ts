@@ -9,6 +9,7 @@ import {
   effectiveConfigJson,
   errorMessage,
   goJsonStringify,
+  IpNet,
   isFlannelError,
   parseNetworkConfig,
   poolCapacity,
@@ -17,6 +18,7 @@ import {
   type NetworkConfig,
   type SubnetPool,
 } from '@flannel-ts/core';
+import { BACKEND_TYPES } from '@flannel-ts/backends/names';
 import type { EtcdRegistry, SkippedEntry } from '@flannel-ts/lease-manager';
 import { defineCommand, type CommandGroup } from '../command.js';
 import type { CommandContext } from '../context.js';
@@ -120,7 +122,7 @@ export async function configSet(args: ConfigSetArgs, ctx: CommandContext): Promi
     document = buildConfigDocument(args);
   }
 
-  const config = resolveNetworkConfig(document);
+  const config = await validateAsFlanneld(document);
   const text = goJsonStringify(canonicalNetworks(document as Record<string, unknown>, config));
   const underlayWarning = await checkUnderlay(config, { force: args.force, writing: true });
   if (underlayWarning) ctx.warn(`${underlayWarning}; writing the config anyway (--force)`);
@@ -148,6 +150,33 @@ export async function configSet(args: ConfigSetArgs, ctx: CommandContext): Promi
   }
   await registry.putConfigText(text);
   ctx.out(`wrote ${registry.configKey}: ${text}`);
+}
+
+/**
+ * The checks flanneld runs at start, and one more: core's config rules, then the backend type (one this build has)
+ * and the backend's options (types, ranges, no unknown keys), through the same function flanneld starts the backend
+ * with. A Network with host bits set (`10.1.0.1/16`), which flannel silently masks, is refused with the canonical
+ * form, since it usually means a typo (a stored config is judged as flanneld judges it: `accept`).
+ */
+export async function validateAsFlanneld(document: unknown, hostBits: 'refuse' | 'accept' = 'refuse'): Promise<NetworkConfig> {
+  const config = resolveNetworkConfig(document);
+  if (hostBits === 'refuse') refuseHostBits(document as Record<string, unknown>, config);
+  // Loaded only here: the backends bring the TUN and netlink code, which help and the other commands never need.
+  const { checkBackendConfig } = await import('@flannel-ts/backends');
+  checkBackendConfig(config);
+  return config;
+}
+
+function refuseHostBits(document: Record<string, unknown>, config: NetworkConfig): void {
+  for (const [key, value] of Object.entries(document)) {
+    const field = key.toLowerCase() === 'network' ? 'Network' : key.toLowerCase() === 'ipv6network' ? 'IPv6Network' : undefined;
+    const pool = field === 'Network' ? config.ipv4 : config.ipv6;
+    if (field === undefined || pool === undefined || typeof value !== 'string') continue;
+    const given = IpNet.parse(value);
+    if (given !== undefined && !given.isMasked()) {
+      throw new ConfigError(field, `${field} "${value}" has host bits set (flannel would use ${pool.network}): write ${pool.network}, or a longer prefix if you meant a smaller network`);
+    }
+  }
 }
 
 /** Network and IPv6Network written masked and in canonical text (`10.1.7.0/16` -> `10.1.0.0/16`), keeping key spelling. */
@@ -243,11 +272,21 @@ export function renderConfigSummary(config: NetworkConfig, key: string, backendG
 export async function configValidate(args: { readonly file: string | undefined }, ctx: CommandContext): Promise<void> {
   let config: NetworkConfig;
   if (args.file !== undefined) {
-    config = parseNetworkConfig(await readConfigFile(args.file, ctx));
+    const text = await readConfigFile(args.file, ctx);
+    parseNetworkConfig(text);
+    config = await validateAsFlanneld(JSON.parse(text));
     await checkUnderlay(config, { force: false, writing: false });
   } else {
     const { registry } = await ctx.openStore();
-    config = parseStoredConfig(await readStoredConfig(registry), registry);
+    const text = await readStoredConfig(registry);
+    parseStoredConfig(text, registry);
+    try {
+      // What is stored is judged as flanneld judges it, which masks host bits.
+      config = await validateAsFlanneld(JSON.parse(text), 'accept');
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ConfigError(err.field, `the config stored at ${registry.configKey} is invalid: ${err.message}. Replace it with \`flannelctl config set\``, { cause: err });
+    }
   }
   ctx.out(JSON.stringify(effectiveConfigJson(config), null, 2));
 }
@@ -262,14 +301,14 @@ export const configGroup: CommandGroup = {
       summary: 'validate and write the network config',
       details:
         'Builds the config from NETWORK and the flags (or takes a whole JSON document with --file), validates it as\n' +
-        'flanneld would, and writes it as compact JSON. Nothing invalid is written. A change that leaves existing\n' +
+        'flanneld does at start (backend type and options included), and writes it as compact JSON. Nothing invalid is written. A change that leaves existing\n' +
         'leases outside the new config is refused, naming those leases, unless --force is given.\n' +
         'Without --backend or --backend-opt the Backend object is left out, which flannel reads as udp.',
       options: [
         { flag: 'subnet-len', value: '<n>', help: 'per-host subnet prefix length (SubnetLen; default 24, or network prefix + 2 for small networks)' },
         { flag: 'subnet-min', value: '<ip>', help: 'first subnet to allocate (SubnetMin)' },
         { flag: 'subnet-max', value: '<ip>', help: 'last subnet to allocate (SubnetMax)' },
-        { flag: 'backend', value: '<type>', help: 'backend type (Backend.Type), e.g. vxlan, host-gw, udp, wireguard' },
+        { flag: 'backend', value: '<type>', help: `backend type (Backend.Type): ${BACKEND_TYPES.join(', ')}` },
         { flag: 'backend-opt', value: '<key=value>', help: 'backend option, repeatable; numbers and true/false are written as JSON numbers/booleans' },
         { flag: 'ipv6-network', value: '<cidr>', help: 'IPv6 network; sets EnableIPv6 and IPv6Network' },
         { flag: 'ipv6-subnet-len', value: '<n>', help: 'per-host IPv6 subnet prefix length (IPv6SubnetLen)' },

@@ -11,7 +11,6 @@ import { admitLeases, errorMessage, IpNet, type IpFamily, type Lease, type Netwo
 import { peerEndpoint, parseVxlanConfig, planPeers, type FamilyView } from '@flannel-ts/backend-vxlan';
 import { planRoutes } from '@flannel-ts/backend-host-gw';
 import { createHostNetwork } from '@flannel-ts/host-net';
-import { isRetryable } from '@flannel-ts/lease-manager';
 import { readConfigLeniently } from '../read-config.js';
 import { DEFAULT_SUBNET_FILE, readSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { defineCommand, type Command } from '../command.js';
@@ -43,7 +42,7 @@ import {
   type SkippedPeer,
   type StoreFacts,
 } from '../doctor/checks.js';
-import { countFindings, exitCodeFor, renderFindings, warn, type Finding } from '../doctor/findings.js';
+import { countFindings, exitCodeFor, ok, renderFindings, warn, type Finding } from '../doctor/findings.js';
 import { findFlanneldProcesses, flanneldFlag, flanneldFlagAll, httpGet, ping, readIptables, readLinks, type HostLink, type ProcessInfo } from '../doctor/host.js';
 import { DEFAULT_EXPIRY_WARNING_MS } from './status.js';
 
@@ -100,7 +99,8 @@ async function readStore(ctx: CommandContext, timeoutMs: number): Promise<StoreF
       'etcd',
     );
   } catch (err) {
-    const text = errorMessage(err).split('\n')[0]!.replace(/\s*Resolution note:.*$/, '').trim();
+    const { describeEtcdError, isRetryable } = await import('@flannel-ts/lease-manager');
+    const text = describeEtcdError(err);
     return { ok: false, error: isRetryable(err) ? `unreachable (${text})` : text };
   }
 }
@@ -211,7 +211,7 @@ export async function doctor(args: DoctorArgs, ctx: CommandContext): Promise<num
   if (viewError !== undefined) findings.push(warn('config', `the backend config cannot be read: ${viewError}`, 'fix it with flannelctl config set'));
   if (store.ok) {
     findings.push(...checkLease({ own: ownMatch, config, envSubnet: env?.subnet ?? env?.ipv6Subnet, now: ctx.now(), expiryWarningMs: args.expiryWarningMs }));
-    findings.push(checkDuplicatePublicIPs(own, leases));
+    findings.push(checkDuplicatePublicIPs(own, leases, localAddresses));
     if (config) findings.push(checkRejectedLeases(admission.rejected));
   } else {
     findings.push(warn('lease', 'not checked: the leases could not be read from etcd'));
@@ -334,6 +334,8 @@ function reachablePeers(view: BackendView | undefined, peers: readonly Lease[]):
       if (typeof endpoint === 'string') reason = endpoint;
     } else if (view?.type === 'host-gw' && lease.attrs.backendType !== 'host-gw') reason = `backend type ${lease.attrs.backendType ?? '(none)'} is not host-gw`;
     if (lease.attrs.publicIP === '0.0.0.0') reason = 'it has no public IP';
+    // A reservation's host has not joined: nothing answers there yet.
+    if (lease.expiresAt === null) reason ??= 'its host has not joined yet';
     if (reason === undefined) probe.push(lease);
     else skipped.push({ lease, reason });
   }
@@ -350,6 +352,8 @@ async function probePeers(input: {
 }): Promise<Finding[]> {
   if (!input.store.ok) return [warn('peer', 'peers not probed: the leases could not be read from etcd')];
   if (!input.own) return [warn('peer', 'peers not probed: this host has no lease, so nothing routes their replies back')];
+  // alloc leases subnets and carries no traffic: there is no overlay path to probe.
+  if (input.view?.type === 'alloc') return [ok('peer', `not probed: the alloc backend has no data path (${input.peers.length} peer lease${input.peers.length === 1 ? '' : 's'} known)`)];
   const { probe, skipped } = reachablePeers(input.view, input.peers);
   const timeoutMs = input.timeoutMs;
   const hasDevice = input.view?.type === 'vxlan' || input.view?.type === 'udp';

@@ -7,108 +7,39 @@
 import { FlannelError, IpNet, admitLeases, normalizeIP, parseSubnetKey, printable, type Lease, type LeaseAttrs, type LeaseSubnets, type Rejection } from '@flannel-ts/core';
 import { defineCommand, type CommandGroup } from '../command.js';
 import type { CommandContext } from '../context.js';
-import { formatRemaining, formatTime, renderTable } from '../format.js';
+import { leaseRow, renderLeaseNotes, renderLeaseTable } from '../lease-rows.js';
+import { listTimedLeases, renewedAgoMs } from '../lease-times.js';
 import { describeMisfit } from '../lease-fit.js';
-import { classifyDelete, classifyPut, describeEvent, renderEventLine, type KnownKey, type LeaseEventKind } from '../lease-events.js';
+import { classifyDelete, classifyPut, describeEvent, renderEventHeader, renderEventLine, type KnownKey } from '../lease-events.js';
 import { UsageError } from '../options.js';
 import { reportSkipped } from './config.js';
 import { readConfigLeniently } from '../read-config.js';
 
-/** One lease in `leases list --json`. */
-export interface LeaseJson {
-  readonly key: string;
-  readonly subnet: string | null;
-  readonly ipv6Subnet: string | null;
-  readonly publicIP: string;
-  readonly publicIPv6: string | null;
-  readonly backendType: string | null;
-  readonly backendData: unknown;
-  readonly backendV6Data: unknown;
-  /** ISO-8601; null for a reservation (or when the etcd lease ended while listing). */
-  readonly expiresAt: string | null;
-  readonly reserved: boolean;
-  /** Why flanneld refuses to program this lease (core's admission decision), or null when it is admitted. */
-  readonly rejection: { readonly reason: string; readonly detail: string } | null;
-}
-
-export function leaseToJson(lease: Lease, rejection?: Rejection): LeaseJson {
-  return {
-    key: lease.key,
-    subnet: lease.subnet?.toString() ?? null,
-    ipv6Subnet: lease.ipv6Subnet?.toString() ?? null,
-    publicIP: lease.attrs.publicIP,
-    publicIPv6: lease.attrs.publicIPv6 ?? null,
-    backendType: lease.attrs.backendType ?? null,
-    backendData: lease.attrs.backendData ?? null,
-    backendV6Data: lease.attrs.backendV6Data ?? null,
-    expiresAt: typeof lease.expiresAt === 'number' ? formatTime(lease.expiresAt) : null,
-    reserved: lease.expiresAt === null,
-    rejection: rejection ? { reason: rejection.reason, detail: rejection.detail } : null,
-  };
-}
-
-function compareLeases(a: Lease, b: Lease): number {
-  const order = (x: IpNet | undefined, y: IpNet | undefined) => {
-    if (!x || !y) return x ? -1 : y ? 1 : 0;
-    return x.address < y.address ? -1 : x.address > y.address ? 1 : x.prefixLength - y.prefixLength;
-  };
-  return order(a.subnet, b.subnet) || order(a.ipv6Subnet, b.ipv6Subnet);
-}
-
 /**
- * The lease table; a lease admission rejects keeps its row, its key shown (an alias key names another lease's
- * subnet) and the reason in a FLAGS column with the detail below.
+ * Every lease as a row (the shape of `status` hosts[] and `leases watch` events), sorted by subnet. The clock is read
+ * once, so every expiry is computed from the same instant. A lease admission rejects keeps its row, flagged, with
+ * the reason below the table (and in --json).
  */
-export function renderLeaseTable(leases: readonly Lease[], now: number, rejections: ReadonlyMap<Lease, Rejection> = new Map()): string {
-  const withV6Subnet = leases.some((l) => l.ipv6Subnet);
-  const withV6Ip = leases.some((l) => l.attrs.publicIPv6);
-  const withFlags = rejections.size > 0;
-  const headers = ['SUBNET', ...(withV6Subnet ? ['IPV6 SUBNET'] : []), 'PUBLIC IP', ...(withV6Ip ? ['PUBLIC IPV6'] : []), 'BACKEND', 'EXPIRES', ...(withFlags ? ['FLAGS'] : [])];
-  const rows = leases.map((lease) => {
-    const rejection = rejections.get(lease);
-    return [
-      rejection ? `${lease.subnet?.toString() ?? '-'} (key ${lease.key})` : (lease.subnet?.toString() ?? '-'),
-      ...(withV6Subnet ? [lease.ipv6Subnet?.toString() ?? '-'] : []),
-      lease.attrs.publicIP,
-      ...(withV6Ip ? [lease.attrs.publicIPv6 ?? '-'] : []),
-      lease.attrs.backendType ?? '-',
-      formatExpiry(lease.expiresAt, now),
-      ...(withFlags ? [rejection ? `rejected:${rejection.reason}` : '-'] : []),
-    ];
-  });
-  const table = renderTable(headers, rows);
-  if (!withFlags) return table;
-  const notes = leases.flatMap((lease) => {
-    const rejection = rejections.get(lease);
-    return rejection ? [printable(`  ${lease.key}: ${rejection.detail}; no flanneld programs it, fix or revoke the key`)] : [];
-  });
-  return `${table}\n\nRejected:\n${notes.join('\n')}`;
-}
-
-function formatExpiry(expiresAt: number | null | undefined, now: number): string {
-  if (expiresAt === null) return 'reserved';
-  if (expiresAt === undefined) return 'unknown (etcd lease ended)';
-  return `${formatTime(expiresAt)} (${formatRemaining(expiresAt - now)})`;
-}
-
 export async function leasesList(args: { readonly json: boolean }, ctx: CommandContext): Promise<void> {
   const { registry, manager } = await ctx.openStore();
-  const listing = await registry.listLeases({ withExpiry: true, now: ctx.now });
+  const now = ctx.now();
+  const listing = await listTimedLeases(registry, () => now);
   reportSkipped(listing.skipped, registry.subnetsPrefix, ctx);
-  const leases = [...listing.leases].sort(compareLeases);
   // Without a usable config nothing can be judged (status says why); every lease is then shown unflagged.
   const { config } = await readConfigLeniently(manager);
   const rejections = new Map<Lease, Rejection>();
-  if (config) for (const { lease, rejection } of admitLeases(leases, { config }).rejected) rejections.set(lease, rejection);
+  if (config) for (const { lease, rejection } of admitLeases(listing.leases.map((t) => t.lease), { config }).rejected) rejections.set(lease, rejection);
+  const rows = listing.leases.map((timed) => leaseRow(timed.lease, now, { renewedAgoMs: renewedAgoMs(timed) }, [], [], rejections.get(timed.lease)));
   if (args.json) {
-    ctx.out(JSON.stringify(leases.map((lease) => leaseToJson(lease, rejections.get(lease))), null, 2));
+    ctx.out(JSON.stringify(rows, null, 2));
     return;
   }
-  if (leases.length === 0) {
+  if (rows.length === 0) {
     ctx.err(`no leases under ${registry.subnetsPrefix}`);
     return;
   }
-  ctx.out(renderLeaseTable(leases, ctx.now(), rejections));
+  const notes = renderLeaseNotes(rows);
+  ctx.out(notes.length > 0 ? `${renderLeaseTable(rows)}\n\nNotes:\n${notes.join('\n')}` : renderLeaseTable(rows));
 }
 
 export interface ReserveArgs {
@@ -286,7 +217,9 @@ export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise
     output = output
       .then(async () => {
         if (args.count !== undefined && printed >= args.count) return;
-        ctx.out(await line);
+        const text = await line;
+        if (!args.json && printed === 0) ctx.out(renderEventHeader());
+        ctx.out(text);
         printed++;
         if (args.count !== undefined && printed >= args.count) finish({});
       })
@@ -294,11 +227,12 @@ export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise
   };
   const render = async (input: Parameters<typeof describeEvent>[0]) => {
     const line = describeEvent(input);
-    return args.json ? JSON.stringify(line) : renderEventLine(line, ctx.now());
+    return args.json ? JSON.stringify(line) : renderEventLine(line);
   };
 
   /** Classifies one change against `known` (in store order, at once) and queues its line. */
-  const handle = (type: 'Put' | 'Delete', fullKey: string, kv: { value: string; lease: string } | undefined, revision: string, previous?: KnownKey) => {
+  const handle = (type: 'Put' | 'Delete', fullKey: string, kv: { value: string; lease: string } | undefined, revisionText: string, previous?: KnownKey) => {
+    const revision = Number(revisionText);
     const subnetKey = fullKey.slice(subnetsPrefix.length);
     const before = known.get(fullKey) ?? previous;
     if (!parseSubnetKey(subnetKey).ok) ctx.warn(printable(`${fullKey} is not a subnet key; showing it anyway`));

@@ -5,10 +5,11 @@
  * has not renewed: flanneld renews 60 min before the end by default), a lease the config would not hand out (its
  * host will drop it at the next start), and reservations.
  */
-import { admitLeases, leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, printable, type Lease, type NetworkConfig, type Rejection, type RejectionReason } from '@flannel-ts/core';
+import { admitLeases, leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, type Lease, type NetworkConfig, type Rejection } from '@flannel-ts/core';
 import { defineCommand, type Command } from '../command.js';
 import type { CommandContext } from '../context.js';
-import { formatAgo, formatInlineValue, formatRemaining, formatTime, renderFields, renderTable } from '../format.js';
+import { formatInlineValue, formatRemaining, renderFields } from '../format.js';
+import { camelKeys, leaseRow, renderLeaseNotes, renderLeaseTable, type LeaseRow } from '../lease-rows.js';
 import { describeMisfit } from '../lease-fit.js';
 import { listTimedLeases, renewedAgoMs, type TimedLease } from '../lease-times.js';
 import { reportSkipped } from './config.js';
@@ -20,27 +21,8 @@ export const DEFAULT_EXPIRY_WARNING_MS = 60 * 60_000;
 export const LEASE_FLAGS = ['duplicate-public-ip', 'expiring', 'outside-config', 'rejected', 'reserved'] as const;
 export type LeaseFlag = (typeof LEASE_FLAGS)[number];
 
-export interface HostRow {
-  readonly key: string;
-  readonly subnet: string | null;
-  readonly ipv6Subnet: string | null;
-  readonly publicIP: string;
-  readonly publicIPv6: string | null;
-  readonly backendType: string | null;
-  readonly vtepMac: string | null;
-  /** ISO-8601; null for a reservation, or when the etcd lease ended while listing. */
-  readonly expiresAt: string | null;
-  readonly expiresInSeconds: number | null;
-  /** When the current etcd lease was granted (the last renewal), ISO-8601; null when unknown. */
-  readonly renewedAt: string | null;
-  readonly renewedSecondsAgo: number | null;
-  readonly reserved: boolean;
-  readonly flags: LeaseFlag[];
-  /** Why each flag is set, in words. */
-  readonly notes: string[];
-  /** Why flanneld on every host refuses to program this lease (core's admission decision), or null. */
-  readonly rejection: { readonly reason: RejectionReason; readonly detail: string } | null;
-}
+/** A lease row of the report: the shape `leases list` and `leases watch` print too. */
+export type HostRow = LeaseRow;
 
 /** Counts are JSON numbers; a count beyond 2^53 (an IPv6-only pool) is a decimal string. */
 export type Count = number | string;
@@ -49,7 +31,7 @@ export interface StatusReport {
   readonly configKey: string;
   readonly config: Record<string, unknown> | null;
   readonly configError: string | null;
-  readonly capacity: { readonly family: 4 | 6; readonly total: Count; readonly leased: number; readonly reserved: number; readonly free: Count } | null;
+  readonly capacity: { readonly family: 4 | 6; readonly total: Count; readonly leased: number; readonly reserved: number; readonly outside: number; readonly free: Count } | null;
   readonly hosts: HostRow[];
   readonly skipped: { readonly key: string; readonly reason: string }[];
   readonly summary: {
@@ -73,14 +55,6 @@ function count(value: bigint): Count {
   return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
 }
 
-/** The VtepMAC a vxlan lease publishes (keys are case-insensitive, as flannel reads them). */
-export function vtepMacOf(lease: Lease): string | undefined {
-  const data = lease.attrs.backendData;
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
-  const mac = Object.entries(data).find(([key]) => key.toLowerCase() === 'vtepmac')?.[1];
-  return typeof mac === 'string' ? mac : undefined;
-}
-
 export function configSummary(config: NetworkConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (config.ipv4) {
@@ -94,7 +68,8 @@ export function configSummary(config: NetworkConfig): Record<string, unknown> {
     out['ipv6SubnetLen'] = config.ipv6.subnetLen;
   }
   out['backendType'] = config.backendType;
-  out['backend'] = config.backend;
+  // camelCase throughout: {"type":"vxlan","vni":1}, not the stored {"Type":"vxlan","VNI":1}.
+  out['backend'] = camelKeys(config.backend);
   return out;
 }
 
@@ -109,7 +84,7 @@ export function buildStatus(input: StatusInput): StatusReport {
   // The same decision every flanneld takes (seen from no particular host: overlaps and duplicate MACs between leases).
   const rejections = new Map<Lease, Rejection>();
   if (config) for (const { lease, rejection } of admitLeases(input.leases.map((t) => t.lease), { config }).rejected) rejections.set(lease, rejection);
-  const hosts = input.leases.map((timed): HostRow => {
+  const hosts = input.leases.map((timed): LeaseRow => {
     const { lease } = timed;
     const flags: LeaseFlag[] = [];
     const notes: string[] = [];
@@ -130,30 +105,7 @@ export function buildStatus(input: StatusInput): StatusReport {
       flags.push('outside-config');
       notes.push(`${describeMisfit(config, lease) ?? 'does not fit the config'}: its host drops it at the next start (or revoke it)`);
     }
-    const rejection = rejections.get(lease);
-    if (rejection) {
-      flags.push('rejected');
-      notes.push(`rejected (${rejection.reason}): ${rejection.detail}; no flanneld programs it, fix or revoke the key`);
-    }
-    if (lease.expiresAt === null) flags.push('reserved');
-    const renewedMs = renewedAgoMs(timed);
-    return {
-      key: lease.key,
-      subnet: lease.subnet?.toString() ?? null,
-      ipv6Subnet: lease.ipv6Subnet?.toString() ?? null,
-      publicIP: lease.attrs.publicIP,
-      publicIPv6: lease.attrs.publicIPv6 ?? null,
-      backendType: lease.attrs.backendType ?? null,
-      vtepMac: vtepMacOf(lease) ?? null,
-      expiresAt: typeof lease.expiresAt === 'number' ? formatTime(lease.expiresAt) : null,
-      expiresInSeconds: remainingMs === undefined ? null : Math.max(0, Math.round(remainingMs / 1000)),
-      renewedAt: renewedMs === undefined ? null : formatTime(now - renewedMs),
-      renewedSecondsAgo: renewedMs === undefined ? null : Math.round(renewedMs / 1000),
-      reserved: lease.expiresAt === null,
-      flags,
-      notes,
-      rejection: rejection ? { reason: rejection.reason, detail: rejection.detail } : null,
-    };
+    return leaseRow(lease, now, { renewedAgoMs: renewedAgoMs(timed) }, flags, notes, rejections.get(lease));
   });
 
   let capacity: StatusReport['capacity'] = null;
@@ -166,7 +118,9 @@ export function buildStatus(input: StatusInput): StatusReport {
     const reserved = inPool.filter(({ lease }) => lease.expiresAt === null).length;
     const leased = inPool.length - reserved;
     const total = poolCapacity(pool);
-    capacity = { family: pool.family, total: count(total), leased, reserved, free: count(total - BigInt(inPool.length)) };
+    // Leases the pool would not hand out take no subnet of it; counted apart so the header adds up to the rows.
+    const outside = input.leases.length - inPool.length;
+    capacity = { family: pool.family, total: count(total), leased, reserved, outside, free: count(total - BigInt(inPool.length)) };
   }
 
   const counts = Object.fromEntries(LEASE_FLAGS.map((flag) => [flag, hosts.filter((h) => h.flags.includes(flag)).length])) as Record<LeaseFlag, number>;
@@ -198,25 +152,13 @@ export function renderStatus(report: StatusReport): string {
   }
   if (report.capacity) {
     const c = report.capacity;
-    fields.push(['Subnets', `${c.total} total, ${c.leased} leased, ${c.reserved} reserved, ${c.free} free`]);
+    fields.push(['Subnets', `${c.total} total, ${c.leased} leased, ${c.reserved} reserved, ${c.free} free${c.outside > 0 ? `; ${c.outside} lease${c.outside === 1 ? '' : 's'} outside the config` : ''}`]);
   }
   const blocks = [renderFields(fields)];
 
   if (report.hosts.length > 0) {
-    const withV6 = report.hosts.some((h) => h.ipv6Subnet !== null);
-    const headers = ['SUBNET', ...(withV6 ? ['IPV6 SUBNET'] : []), 'PUBLIC IP', 'BACKEND', 'VTEP MAC', 'EXPIRES', 'RENEWED', 'FLAGS'];
-    const rows = report.hosts.map((h) => [
-      h.flags.includes('rejected') ? `${h.subnet ?? '-'} (key ${h.key})` : (h.subnet ?? '-'),
-      ...(withV6 ? [h.ipv6Subnet ?? '-'] : []),
-      h.publicIP,
-      h.backendType ?? '-',
-      h.vtepMac ?? '-',
-      h.reserved ? 'never' : h.expiresInSeconds === null ? 'ending' : `in ${formatRemaining(h.expiresInSeconds * 1000)}`,
-      h.renewedSecondsAgo === null ? '-' : `${formatAgo(h.renewedSecondsAgo * 1000)} ago`,
-      h.flags.length > 0 ? h.flags.join(',') : '-',
-    ]);
-    blocks.push(renderTable(headers, rows));
-    const notes = report.hosts.flatMap((h) => h.notes.map((note) => printable(`  ${h.flags.includes('rejected') ? h.key : (h.subnet ?? h.key)}: ${note}`)));
+    blocks.push(renderLeaseTable(report.hosts));
+    const notes = renderLeaseNotes(report.hosts);
     if (notes.length > 0) blocks.push(`Notes:\n${notes.join('\n')}`);
   } else {
     blocks.push('No leases: no host has joined yet.');
@@ -243,14 +185,16 @@ export interface StatusArgs {
 export async function status(args: StatusArgs, ctx: CommandContext): Promise<number> {
   const { manager, registry } = await ctx.openStore();
   const { config, configError } = await readConfigLeniently(manager);
-  const listing = await listTimedLeases(registry, ctx.now);
+  // One clock reading for the whole report, as `leases list` does: expiry times agree between the two.
+  const now = ctx.now();
+  const listing = await listTimedLeases(registry, () => now);
   const report = buildStatus({
     configKey: registry.configKey,
     config,
     configError,
     leases: listing.leases,
     skipped: listing.skipped,
-    now: ctx.now(),
+    now,
     expiryWarningMs: args.expiryWarningMs,
   });
   if (args.json) ctx.out(JSON.stringify(report, null, 2));

@@ -156,7 +156,15 @@ export function checkLease(input: {
   return findings;
 }
 
-export function checkDuplicatePublicIPs(own: Lease | undefined, leases: readonly TimedLease[]): Finding {
+export function checkDuplicatePublicIPs(own: Lease | undefined, leases: readonly TimedLease[], localAddresses: ReadonlySet<string> = new Set()): Finding {
+  // Another lease naming an address of this host (not only the own lease's): peers route its subnet here.
+  const claiming = leases.map((t) => t.lease).filter((l) => l.key !== own?.key && l.attrs.publicIP !== NO_PUBLIC_IP && localAddresses.has(l.attrs.publicIP) && l.attrs.publicIP !== own?.attrs.publicIP);
+  if (claiming.length > 0) {
+    const live = claiming.filter((l) => l.expiresAt !== null);
+    const text = `${claiming.map((l) => `${l.subnet?.toString() ?? l.key}${l.expiresAt === null ? ' (reserved)' : ''} claims ${l.attrs.publicIP}`).join(', ')}, an address of this host`;
+    const fix = `${claiming.map((l) => `flannelctl leases revoke ${l.key}`).join('\n')}\n(unless this host should own it: then restart flanneld with --public-ip ${claiming[0]!.attrs.publicIP})`;
+    return live.length > 0 ? fail('duplicate-public-ip', `${text}: peers route that subnet to this host, which does not serve it`, fix) : warn('duplicate-public-ip', `${text}: flanneld here takes it over at its next start`, fix);
+  }
   const byIp = new Map<string, Lease[]>();
   for (const { lease } of leases) {
     if (lease.attrs.publicIP === NO_PUBLIC_IP) continue;
@@ -372,7 +380,9 @@ export function expectedMtu(view: BackendView, iface: HostLink, config: NetworkC
     return { mtu: base - overhead, why: view.underlayMtu !== undefined ? `Backend.MTU ${base} - ${overhead} (vxlan)` : `${iface.name} MTU ${base} - ${overhead} (vxlan)` };
   }
   if (view.type === 'udp') return { mtu: iface.mtu - UDP_OVERHEAD, why: `${iface.name} MTU ${iface.mtu} - ${UDP_OVERHEAD} (udp)` };
-  return { mtu: iface.mtu, why: `${iface.name} MTU ${iface.mtu} (host-gw adds no header)` };
+  if (view.type === 'host-gw') return { mtu: iface.mtu, why: `${iface.name} MTU ${iface.mtu} (host-gw adds no header)` };
+  if (view.type === 'alloc') return { mtu: iface.mtu, why: `${iface.name} MTU ${iface.mtu} (alloc has no data path: the interface MTU)` };
+  return { mtu: iface.mtu, why: `${iface.name} MTU ${iface.mtu}` };
 }
 
 export function checkMtu(input: {
@@ -719,6 +729,13 @@ export interface SkippedPeer {
   readonly reason: string;
 }
 
+/** What carries the overlay between two hosts, per backend: the first thing to check when a peer does not answer. */
+const PATH_HINT: Readonly<Record<string, string>> = {
+  vxlan: 'check the vxlan path: UDP 8472 (or the configured Port) open between the hosts',
+  udp: 'check the udp path: UDP 8285 (or the configured Port) open between the hosts',
+  'host-gw': 'check the host-gw path: both hosts on one layer-2 segment, each routing the other\'s subnet via its public IP (ip route get <gateway>)',
+};
+
 export function checkPeers(input: { readonly probes: readonly PeerProbe[]; readonly skipped: readonly SkippedPeer[]; readonly backend: string; readonly timeoutMs: number }): Finding[] {
   const { probes } = input;
   if (probes.some((p) => p.gatewayAnswer.missing)) return [warn('peer', 'ping is not installed: peer reachability not checked', 'apt-get install iputils-ping')];
@@ -746,15 +763,19 @@ export function checkPeers(input: { readonly probes: readonly PeerProbe[]; reado
         fail(
           'peer',
           `${subnet} of ${host}: its gateway ${gateway} does not answer ${within}, though ${host} answers on the underlay: the overlay to it is broken`,
-          `check the ${input.backend} path: ${input.backend === 'vxlan' ? 'UDP 8472 (or the configured Port) open between the hosts, ' : input.backend === 'udp' ? 'UDP 8285 open between the hosts, ' : ''}then run flannelctl doctor on ${host}`,
+          `${PATH_HINT[input.backend] ?? `check the ${input.backend} path between the hosts`}, then run flannelctl doctor on ${host}`,
         ),
       );
     }
   }
   for (const { lease, reason } of input.skipped) {
     const subnet = lease.subnet?.toString() ?? lease.key;
-    const what = lease.expiresAt === null ? `reserved for ${lease.attrs.publicIP}` : `of ${lease.attrs.publicIP}`;
-    findings.push(warn('peer', `${subnet} (${what}) is not reachable through ${input.backend}: ${reason}`, lease.expiresAt === null ? 'fine until that host joins; its flanneld then publishes its backend data' : 'every host must use the same backend: restart flanneld there (it reads the current config)'));
+    // A reservation is a host that has not joined yet: nothing to reach, only something to know.
+    if (lease.expiresAt === null) {
+      findings.push(warn('peer', `${subnet} (reserved for ${lease.attrs.publicIP}) is not probed: ${reason}`, 'fine until that host joins; its flanneld then publishes its backend data'));
+      continue;
+    }
+    findings.push(warn('peer', `${subnet} (of ${lease.attrs.publicIP}) is not reachable through ${input.backend}: ${reason}`, 'every host must use the same backend: restart flanneld there (it reads the current config)'));
   }
   const one = reachable.length === 1;
   if (reachable.length > 0) findings.unshift(ok('peer', `${reachable.length} ${one ? 'peer answers at its' : 'peers answer at their'} gateway: ${listSome(reachable)}`));

@@ -1,0 +1,49 @@
+/**
+ * The three tools as an operator meets them: `--version` prints `<tool> v<version>` on stdout; `--help` and
+ * `--version` load neither etcd3 nor grpc (they answer at once, and cannot fail on a library); the build wrote a
+ * man page for each from the same option table as --help, naming every option.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN } from '@flannel-ts/lab';
+
+const exec = promisify(execFile);
+const REPO = new URL('../..', import.meta.url).pathname;
+const TOOLS = [
+  { name: 'flanneld', bin: BIN.flanneld, app: 'flanneld' },
+  { name: 'flannelctl', bin: BIN.flannelctl, app: 'flannelctl' },
+  { name: 'flannel-docker-setup', bin: join(REPO, 'bin', 'flannel-docker-setup'), app: 'flannel-docker-setup' },
+] as const;
+
+// Preloaded into each run: at exit, names the heavy CommonJS libraries that were loaded.
+const dir = mkdtempSync(join(tmpdir(), 'cli-startup-'));
+const hook = join(dir, 'loaded.cjs');
+writeFileSync(hook, `process.on('exit', () => { const heavy = Object.keys(require.cache).filter((k) => /[\\\\/](etcd3|@grpc)[\\\\/]/.test(k)); process.stderr.write('loaded:' + heavy.length + '\\n'); });\n`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the three tools start light and speak one way', () => {
+  for (const tool of TOOLS) {
+    it(`${tool.name} --version and --help`, async () => {
+      const version = await exec(tool.bin, ['--version'], { env: { ...process.env, NODE_OPTIONS: `--require ${hook}` } });
+      expect(version.stdout).toMatch(new RegExp(`^${tool.name} v\\d+\\.\\d+\\.\\d+\\n$`));
+      expect(version.stderr).toBe('loaded:0\n');
+      const help = await exec(tool.bin, ['--help'], { env: { ...process.env, NODE_OPTIONS: `--require ${hook}` } });
+      expect(help.stdout).toMatch(new RegExp(`^${tool.name} v\\d+\\.\\d+\\.\\d+: `));
+      expect(help.stdout).toMatch(/^Usage: /m);
+      expect(help.stdout).toMatch(/^Exit status: /m);
+      expect(help.stderr).toBe('loaded:0\n');
+    });
+
+    it(`${tool.name}: the build wrote its man page from the same options`, async () => {
+      const page = readFileSync(join(REPO, 'apps', tool.app, 'dist', 'man', `${tool.name}.8`), 'utf8');
+      expect(page.startsWith(`.TH ${tool.name.toUpperCase()} 8 `)).toBe(true);
+      const help = (await exec(tool.bin, ['--help'])).stdout;
+      // Every long option --help lists is in the man page (roff escapes its dashes).
+      for (const [flag] of help.matchAll(/(?<=^\s+(?:-\w, )?)--[a-z][a-z0-9_-]*/gm)) expect(page, flag).toContain(flag.replace(/-/g, '\\-'));
+    });
+  }
+});

@@ -27,7 +27,7 @@ export interface HealthServerOptions {
   readonly readiness: () => Readiness;
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
   readonly log: Logger;
-  readonly limits?: Partial<typeof HEALTH_LIMITS>;
+  readonly limits?: Partial<Record<keyof typeof HEALTH_LIMITS, number>>;
 }
 
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@flannel-ts/core';
 import { HEALTH_LIMITS, startHealthServer } from '../src/health.js';
 
-const start = (limits: Partial<typeof HEALTH_LIMITS>) =>
+const start = (limits: Partial<Record<keyof typeof HEALTH_LIMITS, number>>) =>
   startHealthServer({ host: '127.0.0.1', port: 0, readiness: () => ({ ready: true, reason: '' }), log: silentLogger, limits });
 
 function open(port: number): Promise<Socket> {

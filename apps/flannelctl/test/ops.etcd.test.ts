@@ -57,10 +57,11 @@ interface HostRow {
 describe('status', () => {
   it('shows capacity and one row per lease, flagging duplicates, expiring, outside-config and reserved leases', async () => {
     await using h = await createHarness();
+    // Fixed subnets above the first 100, where the acquired lease cannot land (it picks among the first 100 free).
     const config = parseNetworkConfig((await h.registry.getConfigText())!);
     await h.manager.acquireLease({ config, attrs: vxlan('192.0.2.11', '02:00:00:00:00:11') });
-    await h.put('10.1.20.0/24', vxlan('192.0.2.12', '02:00:00:00:00:12'), 600);
-    await h.put('10.1.30.0/24', { publicIP: '192.0.2.12' }, null);
+    await h.put('10.1.120.0/24', vxlan('192.0.2.12', '02:00:00:00:00:12'), 600);
+    await h.put('10.1.130.0/24', { publicIP: '192.0.2.12' }, null);
     await h.put('10.9.0.0/24', vxlan('192.0.2.13', '02:00:00:00:00:13'), 86_400);
     await sleep(1100);
 
@@ -82,20 +83,20 @@ describe('status', () => {
     expect(own.renewedSecondsAgo).toBeGreaterThanOrEqual(1);
     expect(own.renewedSecondsAgo).toBeLessThan(10);
     expect(Date.parse(own.renewedAt!)).toBeLessThan(Date.now());
-    expect(bySubnet.get('10.1.20.0/24')!.flags).toEqual(['duplicate-public-ip', 'expiring']);
-    expect(bySubnet.get('10.1.30.0/24')).toMatchObject({ flags: ['duplicate-public-ip', 'rejected', 'reserved'], reserved: true, expiresInSeconds: null, renewedSecondsAgo: null });
+    expect(bySubnet.get('10.1.120.0/24')!.flags).toEqual(['duplicate-public-ip', 'expiring']);
+    expect(bySubnet.get('10.1.130.0/24')).toMatchObject({ flags: ['duplicate-public-ip', 'rejected', 'reserved'], reserved: true, expiresInSeconds: null, renewedSecondsAgo: null });
     expect(bySubnet.get('10.9.0.0/24')!.flags).toEqual(['outside-config', 'rejected']);
     expect(report.summary).toEqual({ leases: 4, flagged: 3, counts: { 'duplicate-public-ip': 2, expiring: 1, 'outside-config': 1, rejected: 2, reserved: 1 } });
 
     const text = await h.ctl(['status']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^Subnets: +255 total, 2 leased, 1 reserved, 252 free; 1 lease outside the config$/m);
-    expect(text.stdout).toMatch(/^10\.1\.20\.0\/24 +192\.0\.2\.12 +vxlan +02:00:00:00:00:12 +in 9m\d+s +\ds ago +duplicate-public-ip,expiring$/m);
+    expect(text.stdout).toMatch(/^10\.1\.120\.0\/24 +192\.0\.2\.12 +vxlan +02:00:00:00:00:12 +in 9m\d+s +\ds ago +duplicate-public-ip,expiring$/m);
     expect(text.stdout.trimEnd().split('\n').at(-1)).toBe('4 leases (1 reserved), 3 flagged: 2 duplicate-public-ip, 1 expiring, 1 outside-config, 2 rejected');
 
     // A 5-minute warning no longer flags the 10-minute lease.
     const relaxed = JSON.parse((await h.ctl(['status', '--json', '--expiry-warning', '5m'])).stdout) as { hosts: HostRow[] };
-    expect(relaxed.hosts.find((row) => row.subnet === '10.1.20.0/24')!.flags).toEqual(['duplicate-public-ip']);
+    expect(relaxed.hosts.find((row) => row.subnet === '10.1.120.0/24')!.flags).toEqual(['duplicate-public-ip']);
   });
 
   it('still lists the leases when the config is missing, and exits 1', async () => {

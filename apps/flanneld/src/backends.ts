@@ -1,11 +1,12 @@
 /**
  * The backends this build of flanneld can run, looked up by the config's `Backend.Type` (lower-cased). An explicit
- * map: nothing registers itself at import time.
+ * map: nothing registers itself at import time. Each entry loads its backend on demand, so flanneld loads only the
+ * backend it runs (the udp backend brings koffi and worker threads, vxlan and host-gw their planners).
  */
-import { hostGwBackend } from '@flannel-ts/backend-host-gw';
-import { udpBackend } from '@flannel-ts/backend-udp';
-import { vxlanBackend } from '@flannel-ts/backend-vxlan';
 import { ConfigError, type BackendFactory } from '@flannel-ts/core';
+
+/** Loads one backend's factory. */
+export type BackendLoader = () => Promise<BackendFactory<unknown>>;
 
 /** flannel's `alloc`: a subnet lease and subnet.env, no data path (flannel-compat.md §5.6). */
 export const allocBackend: BackendFactory<Record<string, never>> = {
@@ -21,19 +22,19 @@ export const allocBackend: BackendFactory<Record<string, never>> = {
   }),
 };
 
-export const BACKENDS: Readonly<Record<string, BackendFactory<unknown>>> = {
-  alloc: allocBackend as BackendFactory<unknown>,
-  udp: udpBackend as BackendFactory<unknown>,
-  vxlan: vxlanBackend as BackendFactory<unknown>,
-  'host-gw': hostGwBackend as BackendFactory<unknown>,
+export const BACKENDS: Readonly<Record<string, BackendLoader>> = {
+  alloc: async () => allocBackend as BackendFactory<unknown>,
+  udp: async () => (await import('@flannel-ts/backend-udp')).udpBackend as BackendFactory<unknown>,
+  vxlan: async () => (await import('@flannel-ts/backend-vxlan')).vxlanBackend as BackendFactory<unknown>,
+  'host-gw': async () => (await import('@flannel-ts/backend-host-gw')).hostGwBackend as BackendFactory<unknown>,
 };
 
 /** Every backend type flannel knows; the ones not in BACKENDS are not built yet. */
 const FLANNEL_BACKEND_TYPES = ['alloc', 'extension', 'host-gw', 'ipip', 'ipsec', 'tencent-vpc', 'udp', 'vxlan', 'wireguard'];
 
-export function backendFactory(type: string, backends = BACKENDS): BackendFactory<unknown> {
-  const factory = backends[type];
-  if (factory) return factory;
+export async function backendFactory(type: string, backends = BACKENDS): Promise<BackendFactory<unknown>> {
+  const load = backends[type];
+  if (load) return load();
   const supported = Object.keys(backends).join(', ');
   if (FLANNEL_BACKEND_TYPES.includes(type)) {
     throw new ConfigError(

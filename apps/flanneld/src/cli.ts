@@ -5,7 +5,8 @@
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { createLineLogger, errorMessage, isFlannelError, type Logger } from '@flannel-ts/core';
 import packageJson from '../package.json' with { type: 'json' };
-import { runDaemon, type DaemonDeps } from './daemon.js';
+// The daemon (etcd, backends, firewall) is imported only to run it: --help, --version and usage errors load none of it.
+import type { DaemonDeps } from './daemon.js';
 import { FLAGS, UsageError, envName, normalizeArgv, resolveOptions, type FlanneldOptions } from './options.js';
 
 export const VERSION: string = packageJson.version;
@@ -91,6 +92,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
   }
   const log: Logger = createLineLogger({ write: (line) => io.stderr.write(`${line}\n`), level: command.options.logLevel, component: 'flanneld' });
   try {
+    const { runDaemon } = await import('./daemon.js');
     await runDaemon(command.options, { ...deps, notifySocket: io.env['NOTIFY_SOCKET'], log });
     return 0;
   } catch (err) {

@@ -94,7 +94,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
           host: options.healthzIp,
           port: options.healthzPort,
           readiness: () => state.readiness(),
-          metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+          metrics: () => metrics.render(),
           log,
         })
       : undefined;
@@ -123,7 +123,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   });
 
   state.phase = 'preparing backend';
-  await using backend = createBackend(config, externalInterface, log, signal, deps.backends ?? BACKENDS);
+  await using backend = await createBackend(config, externalInterface, log, signal, deps.backends ?? BACKENDS);
   const registration = await backend.prepare();
 
   state.phase = 'acquiring lease';
@@ -309,8 +309,8 @@ async function readPreviousSubnetEnv(path: string, log: Logger): Promise<SubnetE
   }
 }
 
-function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, log: Logger, signal: AbortSignal, backends: typeof BACKENDS): Backend {
-  const factory = backendFactory(config.backendType, backends);
+async function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, log: Logger, signal: AbortSignal, backends: typeof BACKENDS): Promise<Backend> {
+  const factory = await backendFactory(config.backendType, backends);
   const backendConfig = factory.parseConfig(config.backend);
   return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, host: createHostNetwork(), signal });
 }

@@ -7,3 +7,4 @@ export type { FlanneldOptions } from './options.js';
 export { selectExternalInterface, findExternalInterface } from './external-interface.js';
 export type { LinkInfo, InterfaceSelection } from './external-interface.js';
 export { BACKENDS, allocBackend, backendFactory } from './backends.js';
+export type { BackendLoader } from './backends.js';

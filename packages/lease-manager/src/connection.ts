@@ -2,9 +2,27 @@
  * Connecting to etcd: endpoints, TLS and username/password, as flanneld's `--etcd-*` flags give them
  * (flannel-compat.md §1.10). Certificates arrive as bytes: reading files is the app's job.
  */
+import { createRequire } from 'node:module';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
-import { Etcd3, GRPCUnavailableError, GRPCDeadlineExceededError, EtcdWatchStreamEnded, isRecoverableError, type IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import { FlannelError } from '@flannel-ts/core';
+
+type Etcd3Module = typeof import('etcd3');
+const require = createRequire(import.meta.url);
+
+/**
+ * etcd3 (with grpc-js and protobufjs, which parses etcd's service definitions as it loads: about 110 ms and 20 MiB)
+ * is loaded when the first client is made, not when this package is imported, so a command that never talks to
+ * etcd (--help, --version, a usage error) does not pay for it.
+ */
+function loadEtcd3(): Etcd3Module {
+  return require('etcd3') as Etcd3Module;
+}
+
+/** etcd3 if something already loaded it: its errors exist only then. */
+function loadedEtcd3(): Etcd3Module | undefined {
+  return require.cache[require.resolve('etcd3')]?.exports as Etcd3Module | undefined;
+}
 
 export const DEFAULT_ETCD_ENDPOINTS = ['http://127.0.0.1:4001', 'http://127.0.0.1:2379'] as const;
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
@@ -29,6 +47,7 @@ export function connectEtcd(options: EtcdConnectionOptions): Etcd3 {
     }
   }
   const callTimeoutMs = options.callTimeoutMs ?? 10_000;
+  const { Etcd3, isRecoverableError } = loadEtcd3();
   const config: IOptions = {
     hosts: [...options.endpoints],
     dialTimeout: 5_000,
@@ -56,7 +75,8 @@ export function connectEtcd(options: EtcdConnectionOptions): Etcd3 {
 
 /** Errors that mean "etcd is not reachable right now": retry with back-off. */
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError || err instanceof EtcdWatchStreamEnded) return true;
+  const etcd3 = loadedEtcd3();
+  if (etcd3 && (err instanceof etcd3.GRPCUnavailableError || err instanceof etcd3.GRPCDeadlineExceededError || err instanceof etcd3.EtcdWatchStreamEnded)) return true;
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'BrokenCircuitError' ||

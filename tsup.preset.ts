@@ -1,9 +1,14 @@
 /**
  * The one tsup setup of the workspace: packages build as libraries (dependencies external, so they are importable
- * exactly as before), apps build as bundles (workspace packages and small pure-JS dependencies inlined, code split
- * at dynamic imports), so a command loads a handful of files instead of walking hundreds of modules.
+ * exactly as before), apps build as bundles (workspace packages and pure-JS dependencies inlined, code split at
+ * dynamic imports), so a command loads a handful of files instead of walking hundreds of modules.
  */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Options } from 'tsup';
+
+type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
 
 const common: Options = { format: ['esm'], sourcemap: true, clean: true, target: 'node20' };
 
@@ -13,22 +18,78 @@ export function libraryConfig(extraEntries: string[] = []): Options {
 }
 
 /**
- * An app: `src/main.ts` is the command, `src/index.ts` what its tests and tools import. Everything is bundled except
- * `external`: native addons (koffi), packages that read files next to their own code at run time, and what is
- * loaded only on demand and is big (prom-client).
+ * An app: `src/main.ts` is the command, `src/index.ts` what its tests and tools import, `workers` worker scripts
+ * (entries of their own: a bundled package starts them from a file next to its code). Everything is bundled
+ * except `external`: native addons (koffi), and what is loaded only on demand and is big (prom-client). etcd3 is
+ * bundled too, loaded on first use, with its service definitions parsed at build time (etcd3Bundled).
  */
 export function appConfig(options: { external?: string[]; workers?: string[] } = {}): Options {
   const external = options.external ?? [];
-  // A workspace package named in `external` stays a package of its own; every other one is inlined.
-  const keptPackages = external.filter((name) => name.startsWith('@flannel-ts/')).map((name) => name.slice('@flannel-ts/'.length));
-  const workspace = keptPackages.length > 0 ? new RegExp(`^@flannel-ts/(?!(${keptPackages.join('|')})$)`) : /^@flannel-ts\//;
   return {
     ...common,
-    // Worker scripts are entries of their own: a bundled package starts them from a file next to its code.
     entry: ['src/main.ts', 'src/index.ts', ...(options.workers ?? [])],
     dts: { entry: 'src/index.ts' },
     splitting: true,
-    noExternal: [workspace, 'cac', 'ip-num', 'cockatiel'],
+    noExternal: [/^@flannel-ts\//, 'cac', 'ip-num'],
     external,
+    esbuildPlugins: [etcd3Bundled()],
+    // Bundled CommonJS code (etcd3, grpc-js) calls require() for Node's own modules; ESM has none of its own.
+    banner: { js: "import { createRequire as __flannelCreateRequire } from 'node:module'; const require = __flannelCreateRequire(import.meta.url);" },
+  };
+}
+
+/**
+ * etcd3 reads `proto/rpc.proto` next to its own code and parses it with protobufjs each time it is loaded (about
+ * 30 ms), which is why it cannot simply be inlined. This plugin bundles it into a file of its own, `etcd3.cjs`
+ * next to the app's chunks, with the service definitions parsed once, here, and inlined as protobufjs JSON for
+ * @grpc/proto-loader's fromJSON (the same package definition loadSync builds). lease-manager's lazy
+ * `createRequire(import.meta.url)('etcd3')` becomes `require('./etcd3.cjs')`, still evaluated only when the first
+ * client is made, so commands that never talk to etcd neither read nor parse it.
+ */
+function etcd3Bundled(): EsbuildPlugin {
+  const LAZY_LOAD = 'createRequire(import.meta.url)("etcd3")';
+  const LOAD_PROTO = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`, \{/;
+  const protoInlined: EsbuildPlugin = {
+    name: 'etcd3-proto-inlined',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        if (!LOAD_PROTO.test(source)) throw new Error(`${args.path} no longer loads rpc.proto as expected: update etcd3Bundled in tsup.preset.ts`);
+        // protobufjs as etcd3's own @grpc/proto-loader uses it, with the option loadSync passes on (keepCase).
+        const protoLoader = createRequire(args.path).resolve('@grpc/proto-loader');
+        const protobuf = createRequire(protoLoader)('protobufjs') as { Root: new () => { loadSync(file: string, options: object): { resolveAll(): { toJSON(): unknown } } } };
+        const json = new protobuf.Root().loadSync(join(dirname(args.path), '../proto/rpc.proto'), { keepCase: true }).resolveAll().toJSON();
+        return { contents: source.replace(LOAD_PROTO, `(0, proto_loader_1.fromJSON)(${JSON.stringify(json)}, {`), loader: 'js' };
+      });
+    },
+  };
+  return {
+    name: 'etcd3-bundled',
+    setup(build) {
+      let leaseManager: string | undefined;
+      build.onLoad({ filter: /[\\/]lease-manager[\\/]dist[\\/]index\.js$/ }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        if (!source.includes(LAZY_LOAD)) throw new Error(`${args.path} no longer loads etcd3 with ${LAZY_LOAD}: update etcd3Bundled in tsup.preset.ts`);
+        leaseManager = args.path;
+        return { contents: source.replace(LAZY_LOAD, 'require("./etcd3.cjs")'), loader: 'js' };
+      });
+      build.onResolve({ filter: /^\.\/etcd3\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+      build.onEnd(async (result) => {
+        if (!leaseManager || result.errors.length > 0) return;
+        await build.esbuild.build({
+          entryPoints: [createRequire(leaseManager).resolve('etcd3')],
+          outfile: join(build.initialOptions.outdir ?? 'dist', 'etcd3.cjs'),
+          bundle: true,
+          platform: 'node',
+          format: 'cjs',
+          target: 'node20',
+          logLevel: 'warning',
+          plugins: [protoInlined],
+          // Less to read and scan at load; names stay (error classes are told apart by name).
+          minifyWhitespace: true,
+          minifySyntax: true,
+        });
+      });
+    },
   };
 }

@@ -1,4 +1,4 @@
 import { defineConfig } from 'tsup';
 import { appConfig } from '../../tsup.preset';
 
-export default defineConfig(appConfig({ external: ['etcd3'] }));
+export default defineConfig(appConfig());

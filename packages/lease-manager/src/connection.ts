@@ -8,20 +8,32 @@ import type { Etcd3, IOptions } from 'etcd3';
 import { FlannelError } from '@flannel-ts/core';
 
 type Etcd3Module = typeof import('etcd3');
-const require = createRequire(import.meta.url);
 
 /**
  * etcd3 (with grpc-js and protobufjs, which parses etcd's service definitions as it loads: about 110 ms and 20 MiB)
  * is loaded when the first client is made, not when this package is imported, so a command that never talks to
- * etcd (--help, --version, a usage error) does not pay for it.
+ * etcd (--help, --version, a usage error) does not pay for it. The apps' bundler turns this exact call into its own
+ * bundled require (tsup.preset.ts): keep it as it is.
  */
+const requireEtcd3 = (): Etcd3Module => createRequire(import.meta.url)('etcd3') as Etcd3Module;
+
+/** etcd3 once loaded, for isRetryable: its error classes exist only then. */
+let etcd3: Etcd3Module | undefined;
+
 function loadEtcd3(): Etcd3Module {
-  return require('etcd3') as Etcd3Module;
+  etcd3 ??= requireEtcd3();
+  return etcd3;
 }
 
-/** etcd3 if something already loaded it: its errors exist only then. */
+/** etcd3 if anything loaded it (a client made with `new Etcd3` elsewhere in the process included). */
 function loadedEtcd3(): Etcd3Module | undefined {
-  return require.cache[require.resolve('etcd3')]?.exports as Etcd3Module | undefined;
+  if (etcd3) return etcd3;
+  try {
+    const require = createRequire(import.meta.url);
+    return require.cache[require.resolve('etcd3')]?.exports as Etcd3Module | undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export const DEFAULT_ETCD_ENDPOINTS = ['http://127.0.0.1:4001', 'http://127.0.0.1:2379'] as const;

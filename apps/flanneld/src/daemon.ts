@@ -367,7 +367,8 @@ async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, lo
   const fwLog = log.child('firewall');
   // Asked for no rules at all: leave the firewall alone (no probing, no cleanup), and start faster.
   if (!options.ipMasq && !options.iptablesForwardRules) return { apply: async () => undefined, repair: async () => undefined };
-  const randomFully = !options.ipMasqFullyRandomDisable && (config.enableNFTables || (await iptablesHasRandomFully()));
+  // --random-fully only changes masquerade rules: without them, no `iptables --version` probe.
+  const randomFully = options.ipMasq && !options.ipMasqFullyRandomDisable && (config.enableNFTables || (await iptablesHasRandomFully()));
   const planFor = (lease: Lease) => {
     const families: FirewallFamily[] = [];
     if (config.ipv4 && lease.subnet) families.push({ family: 4, network: config.ipv4.network, subnet: lease.subnet });

@@ -11,6 +11,10 @@
  * start, after any programming error, periodically, and at once when the device is deleted (flannel re-creates the
  * device but forgets every peer until its next renewal, quirk 11). A re-created device keeps its MAC, so peers'
  * entries stay valid. The local (source) address is the interface address, which also works behind NAT.
+ *
+ * The periodic reconcile reads the kernel only when something may have changed: the peer set, or a kernel event
+ * about the devices (`ip monitor` for links, addresses, neighbours and routes, `bridge monitor` for the FDB), or
+ * every FULL_RECONCILE_EVERY periods regardless. An idle host with 1000 peers then costs what one with none costs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ConfigError, errorMessage, FlannelError, IpNet, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type Lease, type LeaseBatch, type NetworkConfig } from '@flannel-ts/core';
@@ -23,6 +27,8 @@ import { EMPTY_STATE, planPeers, type DesiredRoute, type DesiredState, type Fami
 export const VXLAN_ENCAP_OVERHEAD = 50;
 /** The same over an IPv6 underlay (outer header 40): the kernel refuses a larger MTU on flannel-v6. */
 export const VXLAN6_ENCAP_OVERHEAD = 70;
+/** Periodic reconciles between two that read the kernel even with no change seen (5 min at flanneld's 10 s). */
+export const FULL_RECONCILE_EVERY = 30;
 
 export const vxlanBackend: BackendFactory<VxlanConfig> = {
   type: 'vxlan',
@@ -46,7 +52,10 @@ class VxlanBackend implements Backend {
   readonly #families: FamilyState[] = [];
   readonly #peers = new Map<string, Lease>();
   #mtu = 0;
-  #monitor: ChildProcess | undefined;
+  #monitors: ChildProcess[] = [];
+  /** Set by kernel events about our devices (and while the monitors are not running): the next resync reads the kernel. */
+  #kernelChanged = true;
+  #resyncsSinceFull = 0;
   #repairing: Promise<void> | undefined;
   #disposed = false;
 
@@ -104,6 +113,8 @@ class VxlanBackend implements Backend {
   }
 
   async resync(peers: readonly Lease[]) {
+    const samePeers = peers.length === this.#peers.size && peers.every((lease) => this.#peers.get(lease.key) === lease);
+    if (samePeers && !this.#kernelChanged && ++this.#resyncsSinceFull < FULL_RECONCILE_EVERY) return;
     this.#peers.clear();
     for (const lease of peers) this.#peers.set(lease.key, lease);
     await this.#reconcile();
@@ -112,13 +123,16 @@ class VxlanBackend implements Backend {
   async [Symbol.asyncDispose]() {
     // The device and every entry stay: a restarted flanneld finds them in place and traffic is not cut.
     this.#disposed = true;
-    this.#monitor?.kill();
+    for (const monitor of this.#monitors) monitor.kill();
     await this.#repairing;
   }
 
   /** Compares the kernel with the plan and repairs every difference, re-creating the device if it is gone. */
   async #reconcile(): Promise<void> {
     const { host, log } = this.#deps;
+    // Cleared before reading: an event during the reconcile (our own changes included) makes the next one read again.
+    this.#kernelChanged = this.#monitors.length === 0;
+    this.#resyncsSinceFull = 0;
     for (const state of this.#families) {
       const link = await host.link(state.view.device);
       if (!link || !this.#compatible(link)) {
@@ -231,19 +245,41 @@ class VxlanBackend implements Backend {
     await host.apply(changes);
   }
 
-  /** Watches link events so a deleted device is repaired at once, not at the next periodic reconcile. */
+  /**
+   * Watches kernel events about our devices: a deleted device is repaired at once, not at the next periodic
+   * reconcile, and any other change makes the next reconcile read the kernel. A monitor that cannot run or stops
+   * makes every reconcile read the kernel again, as if there were no monitors.
+   */
   #startMonitor(): void {
     const devices = this.#families.map((f) => f.view.device);
-    const monitor = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    monitor.on('error', () => undefined);
-    let buffered = '';
-    monitor.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      if (lines.some((line) => line.startsWith('Deleted') && devices.some((d) => line.includes(` ${d}:`) || line.includes(` ${d}@`)))) this.#repairSoon();
+    const direct = this.#config.directRouting ? this.#deps.externalInterface.name : undefined;
+    const mentions = (line: string, device: string) => line.includes(` ${device} `) || line.includes(` ${device}:`) || line.includes(` ${device}@`) || line.endsWith(` ${device}`);
+    const concernsUs = (line: string) => devices.some((d) => mentions(line, d)) || (direct !== undefined && mentions(line, direct) && /^(Deleted )?[0-9a-f.:]+\/\d+ via /.test(line));
+    const watch = (command: string, args: string[], onLine: (line: string) => void) => {
+      const monitor = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+      const stopped = () => {
+        this.#monitors = this.#monitors.filter((m) => m !== monitor);
+        this.#kernelChanged = true;
+      };
+      monitor.on('error', stopped);
+      monitor.on('exit', stopped);
+      let buffered = '';
+      monitor.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) onLine(line);
+      });
+      this.#monitors.push(monitor);
+    };
+    watch('ip', ['-o', 'monitor', 'link', 'address', 'neigh', 'route'], (line) => {
+      if (!concernsUs(line)) return;
+      this.#kernelChanged = true;
+      if (line.startsWith('Deleted') && devices.some((d) => line.includes(` ${d}:`) || line.includes(` ${d}@`))) this.#repairSoon();
     });
-    this.#monitor = monitor;
+    watch('bridge', ['-o', 'monitor', 'fdb'], (line) => {
+      if (concernsUs(line)) this.#kernelChanged = true;
+    });
   }
 
   #repairSoon(): void {

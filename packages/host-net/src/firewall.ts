@@ -144,23 +144,44 @@ async function must(command: string, args: readonly string[], input?: string): P
 
 const iptablesFor = (family: IpFamily) => (family === 4 ? 'iptables' : 'ip6tables');
 
-/** Rules of a chain as `iptables -S` prints them (an empty list when the chain does not exist). */
-async function listChain(family: IpFamily, table: string, chain: string): Promise<string[] | undefined> {
-  const result = await exec(iptablesFor(family), ['-w', '-t', table, '-S', chain]);
-  if (result.code !== 0) return undefined;
-  return result.stdout.split('\n').filter((line) => line.startsWith('-A '));
+/**
+ * Every chain of one table with its rules (`-A` lines, the form `iptables -S` prints too), read with one
+ * `iptables-save -t TABLE`: a check every --iptables-resync seconds then costs one process per table, not one per
+ * chain. A table that does not exist reads as no chains.
+ */
+async function readTable(family: IpFamily, table: 'nat' | 'filter'): Promise<Map<string, string[]>> {
+  const chains = new Map<string, string[]>();
+  const result = await exec(`${iptablesFor(family)}-save`, ['-t', table]);
+  if (result.code !== 0) return chains;
+  for (const line of result.stdout.split('\n')) {
+    if (line.startsWith(':')) {
+      const chain = line.slice(1).split(' ')[0]!;
+      if (!chains.has(chain)) chains.set(chain, []);
+    } else if (line.startsWith('-A ')) {
+      const chain = line.split(' ')[1]!;
+      const rules = chains.get(chain) ?? [];
+      rules.push(line);
+      chains.set(chain, rules);
+    }
+  }
+  return chains;
 }
 
 export function createIptablesFirewall(plan: FirewallPlan, log: Logger): Firewall {
-  const jumpsPresent = async (family: IpFamily) => ({
-    masq: (await listChain(family, 'nat', 'POSTROUTING'))?.includes(MASQ_JUMP) ?? false,
-    fwd: (await listChain(family, 'filter', 'FORWARD'))?.includes(FWD_JUMP) ?? false,
+  // Only the tables the plan writes to are read.
+  const readPlanTables = async (family: IpFamily) => ({
+    nat: plan.masquerade ? await readTable(family, 'nat') : new Map<string, string[]>(),
+    filter: plan.forward ? await readTable(family, 'filter') : new Map<string, string[]>(),
+  });
+  const jumpsIn = (tables: { nat: Map<string, string[]>; filter: Map<string, string[]> }) => ({
+    masq: tables.nat.get('POSTROUTING')?.includes(MASQ_JUMP) ?? false,
+    fwd: tables.filter.get('FORWARD')?.includes(FWD_JUMP) ?? false,
   });
   return {
     mode: 'iptables',
     async apply() {
       for (const f of plan.families) {
-        const payload = iptablesRestorePayload(f, plan, await jumpsPresent(f.family));
+        const payload = iptablesRestorePayload(f, plan, jumpsIn(await readPlanTables(f.family)));
         if (payload) await must(`${iptablesFor(f.family)}-restore`, ['--noflush', '--wait'], payload);
       }
     },
@@ -168,24 +189,28 @@ export function createIptablesFirewall(plan: FirewallPlan, log: Logger): Firewal
       const problems: string[] = [];
       for (const f of plan.families) {
         const tool = iptablesFor(f.family);
-        const jumps = await jumpsPresent(f.family);
+        const tables = await readPlanTables(f.family);
+        const jumps = jumpsIn(tables);
         if (plan.masquerade) {
           if (!jumps.masq) problems.push(`${tool} nat POSTROUTING: jump to FLANNEL-POSTRTG missing`);
-          const rules = await listChain(f.family, 'nat', 'FLANNEL-POSTRTG');
+          const rules = tables.nat.get('FLANNEL-POSTRTG');
           const wanted = masqueradeRules(f, plan.randomFully);
           if (!rules) problems.push(`${tool} nat FLANNEL-POSTRTG: chain missing`);
           else if (rules.join('\n') !== wanted.join('\n')) problems.push(`${tool} nat FLANNEL-POSTRTG: ${wanted.filter((r) => !rules.includes(r)).length} rule(s) missing, ${rules.filter((r) => !wanted.includes(r)).length} unexpected`);
         }
         if (plan.forward) {
           if (!jumps.fwd) problems.push(`${tool} filter FORWARD: jump to FLANNEL-FWD missing`);
-          const rules = await listChain(f.family, 'filter', 'FLANNEL-FWD');
+          const rules = tables.filter.get('FLANNEL-FWD');
           if (!rules || rules.join('\n') !== forwardRules(f).join('\n')) problems.push(`${tool} filter FLANNEL-FWD: rules missing or changed`);
         }
       }
       return problems;
     },
     async removeOtherMode() {
-      for (const table of ['ip flannel-ipv4', 'ip6 flannel-ipv6']) {
+      // One `nft list tables` instead of a failing delete per table in the usual case (nothing left behind).
+      const listed = await exec('nft', ['list', 'tables']);
+      const present = listed.code === 0 ? listed.stdout.split('\n').map((line) => line.replace(/^table /, '').trim()) : ['ip flannel-ipv4', 'ip6 flannel-ipv6'];
+      for (const table of ['ip flannel-ipv4', 'ip6 flannel-ipv6'].filter((t) => present.includes(t))) {
         const result = await exec('nft', ['delete', 'table', ...table.split(' ')]);
         if (result.code === 0) log.info('removed nftables table left by the nftables mode', { table });
       }

@@ -139,7 +139,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 function startFlanneld(lab: Lab, host: LabHost, build: Build, args: readonly string[]): DaemonProcess {
-  return startDaemon('ip', ['netns', 'exec', host.name, process.execPath, build.flanneld, `--etcd-endpoints=${lab.etcdEndpoint}`, '--iface=eth0', `--subnet-file=${join(lab.dir, `${host.name}.env`)}`, ...args]);
+  return startDaemon('ip', ['netns', 'exec', host.name, process.execPath, ...(process.env['FP_NODE_ARGS'] ? process.env['FP_NODE_ARGS'].split(' ') : []), build.flanneld, `--etcd-endpoints=${lab.etcdEndpoint}`, '--iface=eth0', `--subnet-file=${join(lab.dir, `${host.name}.env`)}`, ...args]);
 }
 
 function peerLease(i: number) {

@@ -53,6 +53,13 @@ function openUdpSocket(address: string, port: number, bufferBytes: number): numb
   return fd;
 }
 
+/**
+ * Each data-path worker is an isolate of its own (a V8 heap and a Node environment, about 6 MiB resident each at
+ * default sizes). Its loop allocates nothing per packet and holds only the peer table, so a small heap is plenty:
+ * these caps keep the young generation (which V8 otherwise grows to 16 MiB under allocation) and the old one small.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32, stackSizeMb: 1 } as const;
+
 export async function startForwarder(options: ForwarderOptions): Promise<Forwarder> {
   const { tun } = options;
   const libc = loadLibc();
@@ -67,7 +74,7 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
   for (const role of ['tx', 'rx'] as const) {
     const channel = new MessageChannel();
     const init: WorkerInit = { role, tunFd: tun.fd, udpFd, counters, control: channel.port2, generation };
-    const worker = new Worker(workerUrl, { workerData: init, transferList: [channel.port2] });
+    const worker = new Worker(workerUrl, { workerData: init, transferList: [channel.port2], resourceLimits: WORKER_LIMITS });
     workers.push({ worker, control: channel.port1 });
   }
   await Promise.all(workers.map(({ worker }) => once(worker, 'online')));

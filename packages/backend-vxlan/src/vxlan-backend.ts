@@ -236,13 +236,16 @@ class VxlanBackend implements Backend {
     if (!state.ownAddress) return;
     const { host } = this.#deps;
     const changes: HostChange[] = [];
+    let present = false;
     for (const a of await host.addresses(state.view.device)) {
-      if (a.family === state.view.family && a.cidr !== state.ownAddress && isInside(state.network, a.cidr.split('/')[0]!)) {
-        changes.push({ kind: 'address', action: 'delete', dev: state.view.device, cidr: a.cidr });
-      }
+      if (a.family !== state.view.family) continue;
+      if (a.cidr === state.ownAddress) present = true;
+      else if (isInside(state.network, a.cidr.split('/')[0]!)) changes.push({ kind: 'address', action: 'delete', dev: state.view.device, cidr: a.cidr });
     }
-    changes.push({ kind: 'address', action: 'replace', dev: state.view.device, cidr: state.ownAddress });
-    await host.apply(changes);
+    // Nothing to do when the address is in place: a needless replace is a kernel event, which would make the
+    // next periodic reconcile read the kernel again.
+    if (!present) changes.push({ kind: 'address', action: 'replace', dev: state.view.device, cidr: state.ownAddress });
+    if (changes.length > 0) await host.apply(changes);
   }
 
   /**

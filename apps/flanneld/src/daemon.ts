@@ -18,7 +18,7 @@ import {
   type Logger,
   type NetworkConfig,
 } from '@flannel-ts/core';
-import { createHostNetwork, createIptablesFirewall, createNftablesFirewall, type FirewallFamily } from '@flannel-ts/host-net';
+import { createCommandRunner, createHostNetwork, createIptablesFirewall, createNftablesFirewall, type FirewallFamily } from '@flannel-ts/host-net';
 import { EtcdRegistry, LeaseManager, connectEtcd, isRetryable, type AcquireRequest, type EtcdConnectivity, type LeaseListing } from '@flannel-ts/lease-manager';
 import { createMetrics, type MetricsSources } from './metrics.js';
 import { notifySystemd } from './sd-notify.js';
@@ -140,7 +140,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
 
   await backend.attach(lease);
   state.phase = 'setting up firewall';
-  const firewall = await setUpFirewall(config, options, log);
+  await using firewall = await setUpFirewall(config, options, log);
   await firewall.apply(lease);
   const writeEnv = async (current: Lease) => {
     await writeSubnetEnv(options.subnetFile, {
@@ -353,7 +353,7 @@ function startPeriodic(intervalMs: number, task: () => Promise<void>, signal: Ab
   };
 }
 
-interface DaemonFirewall {
+interface DaemonFirewall extends AsyncDisposable {
   apply(lease: Lease): Promise<void>;
   /** Re-checks the rules and re-applies them when anything is missing (every --iptables-resync seconds). */
   repair(lease: Lease): Promise<void>;
@@ -366,7 +366,9 @@ interface DaemonFirewall {
 async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, log: Logger): Promise<DaemonFirewall> {
   const fwLog = log.child('firewall');
   // Asked for no rules at all: leave the firewall alone (no probing, no cleanup), and start faster.
-  if (!options.ipMasq && !options.iptablesForwardRules) return { apply: async () => undefined, repair: async () => undefined };
+  if (!options.ipMasq && !options.iptablesForwardRules) return { apply: async () => undefined, repair: async () => undefined, [Symbol.asyncDispose]: async () => undefined };
+  // The check every --iptables-resync seconds reads the rules through one long-lived shell: no fork of flanneld.
+  const runner = createCommandRunner();
   // --random-fully only changes masquerade rules: without them, no `iptables --version` probe.
   const randomFully = options.ipMasq && !options.ipMasqFullyRandomDisable && (config.enableNFTables || (await iptablesHasRandomFully()));
   const planFor = (lease: Lease) => {
@@ -375,7 +377,7 @@ async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, lo
     if (config.ipv6 && lease.ipv6Subnet) families.push({ family: 6, network: config.ipv6.network, subnet: lease.ipv6Subnet });
     return { families, masquerade: options.ipMasq, forward: options.iptablesForwardRules, randomFully };
   };
-  const make = (lease: Lease) => (config.enableNFTables ? createNftablesFirewall(planFor(lease), fwLog) : createIptablesFirewall(planFor(lease), fwLog));
+  const make = (lease: Lease) => (config.enableNFTables ? createNftablesFirewall(planFor(lease), fwLog, runner) : createIptablesFirewall(planFor(lease), fwLog, runner));
   let cleaned = false;
   return {
     async apply(lease) {
@@ -400,6 +402,7 @@ async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, lo
         fwLog.error('checking firewall rules failed', { reason: errorMessage(err) });
       }
     },
+    [Symbol.asyncDispose]: () => runner[Symbol.asyncDispose](),
   };
 }
 

@@ -164,10 +164,12 @@ export function selectExternalInterface(
 
 /** Reads the host's links and routes and selects the external interface. */
 export async function findExternalInterface(selection: InterfaceSelection): Promise<ExternalInterface> {
+  // The default route only decides when no --iface or --iface-regex is given (with one, no match is an error).
+  const byDefaultRoute = selection.iface.length === 0 && selection.ifaceRegex.length === 0;
   const [links, ipv4, ipv6] = await Promise.all([
     readLinks(),
-    selection.needIPv4 ? readDefaultRouteInterface(4) : undefined,
-    selection.needIPv6 ? readDefaultRouteInterface(6) : undefined,
+    byDefaultRoute && selection.needIPv4 ? readDefaultRouteInterface(4) : undefined,
+    byDefaultRoute && selection.needIPv6 ? readDefaultRouteInterface(6) : undefined,
   ]);
   return selectExternalInterface(links, { ipv4, ipv6 }, selection);
 }

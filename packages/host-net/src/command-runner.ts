@@ -20,6 +20,17 @@ export interface CommandRunner extends AsyncDisposable {
   run(command: string, args: readonly string[]): Promise<CommandResult>;
 }
 
+/**
+ * An idle shell must not keep the process alive; one with a command in flight must (or an awaited answer could
+ * leave Node with nothing to wait on).
+ */
+function holdProcess(child: ChildProcess, hold: boolean): void {
+  for (const handle of [child, child.stdout, child.stdin] as unknown as Array<{ ref?: () => void; unref?: () => void } | null>) {
+    if (hold) handle?.ref?.();
+    else handle?.unref?.();
+  }
+}
+
 const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /** A command that has not answered by then is given up on (the shell is restarted, the command run directly). */
@@ -61,11 +72,8 @@ export function createCommandRunner(): CommandRunner {
         pending.shift()?.resolve({ code: Number(end[1]), stdout });
       }
     });
-    // The shell never keeps the daemon alive.
-    child.unref();
-    (child.stdout as unknown as { unref?: () => void }).unref?.();
-    (child.stdin as unknown as { unref?: () => void }).unref?.();
     shell = child;
+    holdProcess(child, false);
     return child;
   };
 
@@ -74,13 +82,14 @@ export function createCommandRunner(): CommandRunner {
       const child = start();
       if (!child) return resolve({ code: null, stdout: '' });
       const timer = setTimeout(() => child.kill(), ANSWER_TIMEOUT_MS);
-      timer.unref();
       pending.push({
         resolve: (result) => {
           clearTimeout(timer);
+          if (pending.length === 0) holdProcess(child, false);
           resolve(result);
         },
       });
+      holdProcess(child, true);
       child.stdin!.write(`${[command, ...args].map(quote).join(' ')} 2>/dev/null </dev/null; printf '\\n%s %d\\n' ${marker} $?\n`);
     });
 

@@ -31,4 +31,16 @@ describe('createCommandRunner', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await runner.run('echo', ['again'])).toEqual({ code: 0, stdout: 'again\n' });
   });
+
+  it('keeps the process alive while a command is in flight, and not once the shell is idle', async () => {
+    // Counted through Node's list of handles that keep the event loop alive (an unref'd one is not listed).
+    const processHandles = () => process.getActiveResourcesInfo().filter((r) => r === 'ProcessWrap').length;
+    await using runner = createCommandRunner();
+    const before = processHandles();
+    const answer = runner.run('sh', ['-c', 'sleep 0.2; echo late']);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(processHandles()).toBe(before + 1);
+    expect((await answer).stdout).toBe('late\n');
+    expect(processHandles()).toBe(before);
+  });
 });

@@ -10,7 +10,8 @@
  * 4. CPU used by an idle flanneld (vxlan, default flags: forward rules checked every 5 s) over IDLE_SECONDS, with no
  *    peers and with 1000 peers, its child processes (reaped or still running: ip, iptables, helpers) included.
  *
- * BENCH_COMPARE_DIR=<another built checkout> measures that checkout's apps in the same run too (the "before" rows).
+ * BENCH_COMPARE_DIR=<another built checkout> measures that checkout's apps in the same run too (the "before" rows,
+ * named by BENCH_COMPARE_LABEL).
  * Peer public IPs come from 198.18.0.0/15 (the benchmarking range); no packet is sent to them.
  */
 import { spawn } from 'node:child_process';
@@ -27,6 +28,8 @@ import { median, round } from './stats.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const COMPARE = process.env['BENCH_COMPARE_DIR'] ? resolve(process.env['BENCH_COMPARE_DIR']) : undefined;
+/** How the compared build is named in the report, e.g. `before, 1a2b3c4`. */
+const COMPARE_LABEL = process.env['BENCH_COMPARE_LABEL'] ?? 'before';
 const CLI_RUNS = Number(process.env['BENCH_RUNS'] ?? 15);
 const START_RUNS = Number(process.env['BENCH_START_RUNS'] ?? 9);
 const PEERS = Number(process.env['BENCH_PEERS'] ?? 1000);
@@ -35,6 +38,7 @@ const CLK_TCK = 100;
 
 interface Build {
   readonly label: 'ours' | 'before';
+  readonly name: string;
   readonly flanneld: string;
   readonly flannelctl: string;
   readonly dockerSetup: string;
@@ -42,6 +46,7 @@ interface Build {
 
 const build = (label: Build['label'], root: string): Build => ({
   label,
+  name: label === 'ours' ? 'ours' : COMPARE_LABEL,
   flanneld: join(root, 'apps/flanneld/dist/main.js'),
   flannelctl: join(root, 'apps/flannelctl/dist/main.js'),
   dockerSetup: join(root, 'apps/flannel-docker-setup/dist/main.js'),
@@ -259,25 +264,25 @@ function report(
   for (const [name, target] of Object.entries(targets)) {
     for (const b of BUILDS) {
       const r = cli[b.label]![name as keyof (typeof cli)[string]];
-      rows.push([`${name} (${b.label}), median of ${CLI_RUNS} pairs`, ms(r.ours), `${ms(r.baseline)} (node -e 0)`, x(r.ratio), target]);
+      rows.push([`${name} (${b.name}), median of ${CLI_RUNS} pairs`, ms(r.ours), `${ms(r.baseline)} (node -e 0)`, x(r.ratio), target]);
     }
   }
   for (const b of BUILDS) {
     const r = start[b.label]!;
-    rows.push([`flanneld start → subnet.env, new host, alloc (${b.label}), median of ${START_RUNS} pairs`, ms(r.ours), `${ms(r.baseline)} (bare node start + write, same namespace)`, x(r.ratio), 'target <= 3.5x; etcd over the underlay, firewall forward rules on (the default)']);
+    rows.push([`flanneld start → subnet.env, new host, alloc (${b.name}), median of ${START_RUNS} pairs`, ms(r.ours), `${ms(r.baseline)} (bare node start + write, same namespace)`, x(r.ratio), 'target <= 3.5x; etcd over the underlay, firewall forward rules on (the default)']);
   }
   const mib = (value: number) => `${value} MiB`;
   for (const b of BUILDS) {
     const i = idle[b.label]!;
-    rows.push([`resident memory, idle, no peers (${b.label})`, mib(i['idle']!.rssMib), `${mib(bare.rssMib)} (idle bare node)`, x(i['idle']!.rssMib / bare.rssMib), 'target <= 1.6x; VmRSS after start-up settled']);
-    rows.push([`resident memory, ${PEERS} vxlan peers programmed (${b.label})`, mib(i['peers']!.rssMib), `${mib(bare.rssMib)}`, x(i['peers']!.rssMib / bare.rssMib), 'target <= 1.7x']);
-    rows.push([`resident memory, udp backend with its data-path workers (${b.label})`, mib(i['udp']!.rssMib), `${mib(bare.rssMib)}`, x(i['udp']!.rssMib / bare.rssMib), `${i['udp']!.threads} threads; the workers cost ${round(i['udp']!.rssMib - i['idle']!.rssMib, 1)} MiB over the idle vxlan daemon`]);
+    rows.push([`resident memory, idle, no peers (${b.name})`, mib(i['idle']!.rssMib), `${mib(bare.rssMib)} (idle bare node)`, x(i['idle']!.rssMib / bare.rssMib), 'target <= 1.6x; VmRSS after start-up settled']);
+    rows.push([`resident memory, ${PEERS} vxlan peers programmed (${b.name})`, mib(i['peers']!.rssMib), `${mib(bare.rssMib)}`, x(i['peers']!.rssMib / bare.rssMib), 'target <= 1.7x']);
+    rows.push([`resident memory, udp backend with its data-path workers (${b.name})`, mib(i['udp']!.rssMib), `${mib(bare.rssMib)}`, x(i['udp']!.rssMib / bare.rssMib), `${i['udp']!.threads} threads; the workers cost ${round(i['udp']!.rssMib - i['idle']!.rssMib, 1)} MiB over the idle vxlan daemon`]);
   }
   const pct = (seconds: number) => `${round((seconds / IDLE_SECONDS) * 100, 3)}% of a core`;
   for (const b of BUILDS) {
     const i = idle[b.label]!;
-    rows.push([`CPU of an idle flanneld, no peers, ${IDLE_SECONDS} s (${b.label})`, `${i['idle']!.cpuSeconds} s (${pct(i['idle']!.cpuSeconds)})`, `${bare.cpuSeconds} s (idle bare node)`, '-', 'target <= 0.25% of a core; child processes (ip, iptables, helpers) included']);
-    rows.push([`CPU of an idle flanneld, ${PEERS} peers, ${IDLE_SECONDS} s (${b.label})`, `${i['peers']!.cpuSeconds} s (${pct(i['peers']!.cpuSeconds)})`, `${i['idle']!.cpuSeconds} s (same, no peers)`, i['idle']!.cpuSeconds > 0 ? x(i['peers']!.cpuSeconds / i['idle']!.cpuSeconds) : '-', 'target within 1.2x of no peers']);
+    rows.push([`CPU of an idle flanneld, no peers, ${IDLE_SECONDS} s (${b.name})`, `${i['idle']!.cpuSeconds} s (${pct(i['idle']!.cpuSeconds)})`, `${bare.cpuSeconds} s (idle bare node)`, '-', 'target <= 0.25% of a core; child processes (ip, iptables, helpers) included']);
+    rows.push([`CPU of an idle flanneld, ${PEERS} peers, ${IDLE_SECONDS} s (${b.name})`, `${i['peers']!.cpuSeconds} s (${pct(i['peers']!.cpuSeconds)})`, `${i['idle']!.cpuSeconds} s (same, no peers)`, i['idle']!.cpuSeconds > 0 ? x(i['peers']!.cpuSeconds / i['idle']!.cpuSeconds) : '-', 'target within 1.2x of no peers']);
   }
   return saveReport({
     name: 'footprint',

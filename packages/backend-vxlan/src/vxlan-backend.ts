@@ -28,7 +28,7 @@ export const VXLAN_ENCAP_OVERHEAD = 50;
 /** The same over an IPv6 underlay (outer header 40): the kernel refuses a larger MTU on flannel-v6. */
 export const VXLAN6_ENCAP_OVERHEAD = 70;
 /** Periodic reconciles between two that read the kernel even with no change seen (5 min at flanneld's 10 s). */
-export const FULL_RECONCILE_EVERY = 30;
+const FULL_RECONCILE_EVERY = 30;
 
 export const vxlanBackend: BackendFactory<VxlanConfig> = {
   type: 'vxlan',
@@ -53,7 +53,9 @@ class VxlanBackend implements Backend {
   readonly #peers = new Map<string, Lease>();
   #mtu = 0;
   #monitors: ChildProcess[] = [];
-  /** Set by kernel events about our devices (and while the monitors are not running): the next resync reads the kernel. */
+  /** True while every monitor runs; once one is gone, every reconcile reads the kernel (as with no monitors). */
+  #watching = false;
+  /** Set by kernel events about our devices: the next resync reads the kernel. */
   #kernelChanged = true;
   #resyncsSinceFull = 0;
   #repairing: Promise<void> | undefined;
@@ -131,7 +133,7 @@ class VxlanBackend implements Backend {
   async #reconcile(): Promise<void> {
     const { host, log } = this.#deps;
     // Cleared before reading: an event during the reconcile (our own changes included) makes the next one read again.
-    this.#kernelChanged = this.#monitors.length === 0;
+    this.#kernelChanged = !this.#watching;
     this.#resyncsSinceFull = 0;
     for (const state of this.#families) {
       const link = await host.link(state.view.device);
@@ -262,6 +264,7 @@ class VxlanBackend implements Backend {
       const monitor = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] });
       const stopped = () => {
         this.#monitors = this.#monitors.filter((m) => m !== monitor);
+        this.#watching = false;
         this.#kernelChanged = true;
       };
       monitor.on('error', stopped);
@@ -283,6 +286,7 @@ class VxlanBackend implements Backend {
     watch('bridge', ['-o', 'monitor', 'fdb'], (line) => {
       if (concernsUs(line)) this.#kernelChanged = true;
     });
+    this.#watching = this.#monitors.length === 2;
   }
 
   #repairSoon(): void {

@@ -41,10 +41,11 @@ export function appConfig(options: { external?: string[]; workers?: string[] } =
 /**
  * etcd3 reads `proto/rpc.proto` next to its own code and parses it with protobufjs each time it is loaded (about
  * 30 ms), which is why it cannot simply be inlined. This plugin bundles it into a file of its own, `etcd3.cjs`
- * next to the app's chunks, with the service definitions parsed once, here, and inlined as protobufjs JSON for
- * @grpc/proto-loader's fromJSON (the same package definition loadSync builds). lease-manager's lazy
+ * next to the app's chunks, with rpc.proto parsed once, here, and inlined as protobufjs JSON; the client service
+ * definitions are built from it at load (serviceDefinitions) with proto-loader's serializers. lease-manager's lazy
  * `createRequire(import.meta.url)('etcd3')` becomes `require('./etcd3.cjs')`, still evaluated only when the first
- * client is made, so commands that never talk to etcd neither read nor parse it.
+ * client is made, so commands that never talk to etcd neither read nor parse it. Each rewrite checks the text it
+ * replaces and fails the build when an etcd3 or lease-manager change moved it.
  */
 function etcd3Bundled(): EsbuildPlugin {
   const LAZY_LOAD = 'createRequire(import.meta.url)("etcd3")';

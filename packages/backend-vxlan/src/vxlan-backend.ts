@@ -278,13 +278,14 @@ class VxlanBackend implements Backend {
       });
       this.#monitors.push(monitor);
     };
+    // While a change is already noted, only a deleted device still matters (our own batches bring thousands of lines).
     watch('ip', ['-o', 'monitor', 'link', 'address', 'neigh', 'route'], (line) => {
-      if (!concernsUs(line)) return;
+      if ((this.#kernelChanged && !line.startsWith('Deleted')) || !concernsUs(line)) return;
       this.#kernelChanged = true;
       if (line.startsWith('Deleted') && devices.some((d) => line.includes(` ${d}:`) || line.includes(` ${d}@`))) this.#repairSoon();
     });
     watch('bridge', ['-o', 'monitor', 'fdb'], (line) => {
-      if (concernsUs(line)) this.#kernelChanged = true;
+      if (!this.#kernelChanged && concernsUs(line)) this.#kernelChanged = true;
     });
     this.#watching = this.#monitors.length === 2;
   }

@@ -1,10 +1,4 @@
 import { defineConfig } from 'tsup';
+import { appConfig } from '../../tsup.preset';
 
-export default defineConfig({
-  entry: ['src/main.ts', 'src/index.ts'],
-  format: ['esm'],
-  dts: { entry: 'src/index.ts' },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+export default defineConfig(appConfig());

@@ -1,11 +1,5 @@
 import { defineConfig } from 'tsup';
+import { libraryConfig } from '../../tsup.preset';
 
-export default defineConfig({
-  // The data-path worker is its own entry: the forwarder starts it from dist/datapath-worker.js.
-  entry: ['src/index.ts', 'src/datapath-worker.ts'],
-  format: ['esm'],
-  dts: { entry: 'src/index.ts' },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+// The data-path worker is its own entry: the forwarder starts it from dist/datapath-worker.js.
+export default defineConfig(libraryConfig(['src/datapath-worker.ts']));

@@ -14,7 +14,6 @@ import {
   NO_PUBLIC_IP,
   waitProgress,
   type Backend,
-  type BackendFactory,
   type HostNetwork,
   type ExternalInterface,
   type Lease,
@@ -22,7 +21,7 @@ import {
   type Logger,
   type NetworkConfig,
 } from '@flannel-ts/core';
-import { createHostNetwork, createIptablesFirewall, createNftablesFirewall, type FirewallFamily } from '@flannel-ts/host-net';
+import { createCommandRunner, createHostNetwork, createIptablesFirewall, createNftablesFirewall, type FirewallFamily } from '@flannel-ts/host-net';
 import { EtcdRegistry, LeaseManager, connectEtcd, describeEtcdError, isRetryable, type AcquireRequest, type EtcdConnectivity, type LeaseListing } from '@flannel-ts/lease-manager';
 import { createMetrics, type MetricsSources } from './metrics.js';
 import { notifySystemd } from './sd-notify.js';
@@ -43,7 +42,7 @@ export interface DaemonDeps {
   readonly signal: AbortSignal;
   /** TTL of subnet leases; flannel's 24 h unless a test shortens it. */
   readonly leaseTtlSeconds?: number;
-  readonly backends?: Readonly<Record<string, BackendFactory<unknown>>>;
+  readonly backends?: typeof BACKENDS;
   /** systemd's NOTIFY_SOCKET, if any: READY=1 is sent there once the daemon runs. */
   readonly notifySocket?: string | undefined;
   /** Called once the daemon is ready (subnet.env written, peers watched). */
@@ -102,7 +101,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
           host: options.healthzIp,
           port: options.healthzPort,
           readiness: () => state.readiness(),
-          metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+          metrics: () => metrics.render(),
           log,
         })
       : undefined;
@@ -137,7 +136,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   });
 
   state.phase = 'preparing backend';
-  await using backend = createBackend(config, externalInterface, host, log, signal, deps.backends ?? BACKENDS);
+  await using backend = await createBackend(config, externalInterface, host, log, signal, deps.backends ?? BACKENDS);
   const registration = await backend.prepare();
 
   state.phase = 'acquiring lease';
@@ -154,7 +153,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
 
   await backend.attach(lease);
   state.phase = 'setting up firewall';
-  const firewall = await setUpFirewall(config, options, log);
+  await using firewall = await setUpFirewall(config, options, log);
   await firewall.apply(lease);
   const blackhole = createBlackholeRoutes(host, options.ipBlackholeRoute, log);
   await blackhole.sync(lease);
@@ -341,8 +340,8 @@ async function readPreviousSubnetEnv(path: string, log: Logger): Promise<SubnetE
   }
 }
 
-function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, host: HostNetwork, log: Logger, signal: AbortSignal, backends: Readonly<Record<string, BackendFactory<unknown>>>): Backend {
-  const { factory, config: backendConfig } = checkBackendConfig(config, backends);
+async function createBackend(config: NetworkConfig, externalInterface: ExternalInterface, host: HostNetwork, log: Logger, signal: AbortSignal, backends: typeof BACKENDS): Promise<Backend> {
+  const { factory, config: backendConfig } = await checkBackendConfig(config, backends);
   return factory.create(backendConfig, { log: log.child(`backend-${factory.type}`), network: config, externalInterface, host, signal });
 }
 
@@ -387,7 +386,7 @@ function startPeriodic(intervalMs: number, task: () => Promise<void>, signal: Ab
   };
 }
 
-interface DaemonFirewall {
+interface DaemonFirewall extends AsyncDisposable {
   apply(lease: Lease): Promise<void>;
   /** Re-checks the rules and re-applies them when anything is missing (every --iptables-resync seconds). */
   repair(lease: Lease): Promise<void>;
@@ -400,15 +399,18 @@ interface DaemonFirewall {
 async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, log: Logger): Promise<DaemonFirewall> {
   const fwLog = log.child('firewall');
   // Asked for no rules at all: leave the firewall alone (no probing, no cleanup), and start faster.
-  if (!options.ipMasq && !options.iptablesForwardRules) return { apply: async () => undefined, repair: async () => undefined };
-  const randomFully = !options.ipMasqFullyRandomDisable && (config.enableNFTables || (await iptablesHasRandomFully()));
+  if (!options.ipMasq && !options.iptablesForwardRules) return { apply: async () => undefined, repair: async () => undefined, [Symbol.asyncDispose]: async () => undefined };
+  // The check every --iptables-resync seconds reads the rules through one long-lived shell: no fork of flanneld.
+  const runner = createCommandRunner();
+  // --random-fully only changes masquerade rules: without them, no `iptables --version` probe.
+  const randomFully = options.ipMasq && !options.ipMasqFullyRandomDisable && (config.enableNFTables || (await iptablesHasRandomFully()));
   const planFor = (lease: Lease) => {
     const families: FirewallFamily[] = [];
     if (config.ipv4 && lease.subnet) families.push({ family: 4, network: config.ipv4.network, subnet: lease.subnet });
     if (config.ipv6 && lease.ipv6Subnet) families.push({ family: 6, network: config.ipv6.network, subnet: lease.ipv6Subnet });
     return { families, masquerade: options.ipMasq, forward: options.iptablesForwardRules, randomFully };
   };
-  const make = (lease: Lease) => (config.enableNFTables ? createNftablesFirewall(planFor(lease), fwLog) : createIptablesFirewall(planFor(lease), fwLog));
+  const make = (lease: Lease) => (config.enableNFTables ? createNftablesFirewall(planFor(lease), fwLog, runner) : createIptablesFirewall(planFor(lease), fwLog, runner));
   let cleaned = false;
   return {
     async apply(lease) {
@@ -433,6 +435,7 @@ async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, lo
         fwLog.error('checking firewall rules failed', { reason: errorMessage(err) });
       }
     },
+    [Symbol.asyncDispose]: () => runner[Symbol.asyncDispose](),
   };
 }
 

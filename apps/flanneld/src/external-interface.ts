@@ -190,10 +190,13 @@ export function selectExternalInterface(
 
 /** Reads the host's links and routes and selects the external interface. */
 export async function findExternalInterface(selection: InterfaceSelection, host: Pick<HostNetwork, 'routeTo'>): Promise<ExternalInterface> {
+  // The default route only decides when no --iface, --iface-regex or --iface-can-reach is given (with one, no match
+  // is an error).
+  const byDefaultRoute = selection.iface.length === 0 && selection.ifaceRegex.length === 0 && selection.ifaceCanReach === '';
   const [links, ipv4, ipv6, canReach] = await Promise.all([
     readLinks(),
-    selection.needIPv4 ? readDefaultRouteInterface(4) : undefined,
-    selection.needIPv6 ? readDefaultRouteInterface(6) : undefined,
+    byDefaultRoute && selection.needIPv4 ? readDefaultRouteInterface(4) : undefined,
+    byDefaultRoute && selection.needIPv6 ? readDefaultRouteInterface(6) : undefined,
     selection.ifaceCanReach === '' ? undefined : host.routeTo(selection.ifaceCanReach),
   ]);
   return selectExternalInterface(links, { ipv4, ipv6 }, selection, canReach);

@@ -1,10 +1,14 @@
 /**
  * /metrics in Prometheus text format (prom-client), read from the daemon's state when scraped: nothing is
  * counted twice, and the data path is never touched by the metrics code.
+ *
+ * prom-client (and its default collectors: an event-loop delay monitor, GC observers) is loaded at the first
+ * scrape, so a flanneld that is never scraped neither loads nor runs it. Counts kept before then (programming
+ * errors) are plain numbers the registry reads when it collects.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECTION_REASONS, type Backend, type RejectedLease } from '@flannel-ts/core';
 import type { EtcdConnectivity } from '@flannel-ts/lease-manager';
+import type { Registry } from 'prom-client';
 
 export interface MetricsSources {
   leaseExpiresAt(): number | null | undefined;
@@ -17,13 +21,35 @@ export interface MetricsSources {
 }
 
 export interface DaemonMetrics {
-  readonly registry: Registry;
-  readonly programmingErrors: Counter;
+  readonly programmingErrors: { inc(): void };
   /** Counts each lease admission rejected, by reason, when it is rejected (not per resync). */
-  readonly rejections: Counter<'reason'>;
+  readonly rejections: { inc(labels: { reason: string }): void };
+  /** The exposition of every metric, as served on /metrics. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+/** What is counted before prom-client is loaded (at the first scrape). */
+interface Counts {
+  programmingErrors: number;
+  readonly rejections: Map<string, number>;
 }
 
 export function createMetrics(sources: () => MetricsSources | undefined): DaemonMetrics {
+  const counts: Counts = { programmingErrors: 0, rejections: new Map() };
+  let registry: Promise<Registry> | undefined;
+  return {
+    programmingErrors: { inc: () => void counts.programmingErrors++ },
+    rejections: { inc: ({ reason }) => void counts.rejections.set(reason, (counts.rejections.get(reason) ?? 0) + 1) },
+    async render() {
+      registry ??= createRegistry(sources, counts);
+      const loaded = await registry;
+      return { contentType: loaded.contentType, body: await loaded.metrics() };
+    },
+  };
+}
+
+async function createRegistry(sources: () => MetricsSources | undefined, counts: Counts): Promise<Registry> {
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = await import('prom-client');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'flanneld_' });
   const gauge = (name: string, help: string, read: (s: MetricsSources) => number | undefined) =>
@@ -46,7 +72,7 @@ export function createMetrics(sources: () => MetricsSources | undefined): Daemon
   gauge('flanneld_etcd_reachable', '1 while etcd answers, 0 during an outage.', (s) => (s.etcd.reachable ? 1 : 0));
   gauge('flanneld_etcd_outages', 'Times etcd became unreachable since start.', (s) => s.etcd.outages);
   gauge('flanneld_etcd_watch_restarts', 'Times a lease watch was re-established since start.', (s) => s.etcd.watchRestarts);
-  const rejectedNow = new Gauge({
+  new Gauge({
     name: 'flanneld_peer_leases_rejected',
     help: 'Peer leases in etcd that admission refuses to program, by reason (see flannelctl status).',
     labelNames: ['reason'],
@@ -54,15 +80,32 @@ export function createMetrics(sources: () => MetricsSources | undefined): Daemon
     collect() {
       const s = sources();
       if (!s) return;
-      const counts = new Map<string, number>(REJECTION_REASONS.map((reason) => [reason, 0]));
-      for (const { rejection } of s.peersRejected()) counts.set(rejection.reason, (counts.get(rejection.reason) ?? 0) + 1);
-      for (const [reason, value] of counts) this.set({ reason }, value);
+      const now = new Map<string, number>(REJECTION_REASONS.map((reason) => [reason, 0]));
+      for (const { rejection } of s.peersRejected()) now.set(rejection.reason, (now.get(rejection.reason) ?? 0) + 1);
+      for (const [reason, value] of now) this.set({ reason }, value);
     },
   });
-  void rejectedNow;
-  const rejections = new Counter({ name: 'flanneld_peer_lease_rejections_total', help: 'Peer leases rejected by admission since start, by reason.', labelNames: ['reason'] as const, registers: [registry] });
-  const programmingErrors = new Counter({ name: 'flanneld_programming_errors_total', help: 'Batches or reconciles the backend failed to apply.', registers: [registry] });
-  const dataPath = new Gauge({
+  // Counters in the exposition, fed from the counts kept since start.
+  new Counter({
+    name: 'flanneld_peer_lease_rejections_total',
+    help: 'Peer leases rejected by admission since start, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, value] of counts.rejections) this.inc({ reason }, value);
+    },
+  });
+  new Counter({
+    name: 'flanneld_programming_errors_total',
+    help: 'Batches or reconciles the backend failed to apply.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(counts.programmingErrors);
+    },
+  });
+  new Gauge({
     name: 'flanneld_datapath',
     help: 'Data-path counters of backends that move packets themselves (udp): packets, bytes, drops by reason.',
     labelNames: ['counter'],
@@ -73,6 +116,5 @@ export function createMetrics(sources: () => MetricsSources | undefined): Daemon
       for (const [counter, value] of Object.entries(counters)) this.set({ counter }, value);
     },
   });
-  void dataPath;
-  return { registry, programmingErrors, rejections };
+  return registry;
 }

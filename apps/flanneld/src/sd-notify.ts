@@ -2,7 +2,10 @@
  * systemd's readiness protocol: when NOTIFY_SOCKET is set (Type=notify units), send "READY=1" as one datagram to
  * that unix socket. Node has no unix datagram sockets, so the three calls go through koffi.
  */
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+
+// koffi (an FFI addon) is loaded only when systemd asks for a notification.
+const loadKoffi = (): typeof import('koffi') => createRequire(import.meta.url)('koffi') as typeof import('koffi');
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -12,7 +15,7 @@ export function notifySystemd(message: string, socketPath: string | undefined): 
   if (!socketPath) return false;
   const path = Buffer.from(socketPath.startsWith('@') ? `\0${socketPath.slice(1)}` : socketPath);
   if (path.length > 107) return false;
-  const libc = koffi.load('libc.so.6');
+  const libc = loadKoffi().load('libc.so.6');
   const socket = libc.func('int socket(int, int, int)') as (d: number, t: number, p: number) => number;
   const sendto = libc.func('long sendto(int, void *, unsigned long, int, void *, unsigned int)') as (fd: number, b: Buffer, l: number, f: number, a: Buffer, al: number) => number;
   const close = libc.func('int close(int)') as (fd: number) => number;

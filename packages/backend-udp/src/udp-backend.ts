@@ -50,6 +50,11 @@ class UdpBackend implements Backend {
   #forwarder: Forwarder | undefined;
   #device: string | undefined;
   #address: string | undefined;
+  /**
+   * The leases the peer table was last built from (by resync, then kept up by apply): a periodic resync with the
+   * same leases has nothing to change, and skips re-sending every peer to both data-path workers.
+   */
+  readonly #programmed = new Map<string, Lease>();
 
   constructor(config: UdpConfig, deps: BackendDeps) {
     this.#config = config;
@@ -99,6 +104,8 @@ class UdpBackend implements Backend {
   async apply(batch: LeaseBatch) {
     const forwarder = this.#requireForwarder();
     for (const event of batch) {
+      if (event.type === 'removed') this.#programmed.delete(event.lease.key);
+      else this.#programmed.set(event.lease.key, event.lease);
       const subnet = event.lease.subnet;
       if (!subnet) continue;
       if (event.type === 'removed') forwarder.deletePeer(subnet);
@@ -112,6 +119,10 @@ class UdpBackend implements Backend {
    */
   async resync(leases: readonly Lease[]) {
     const forwarder = this.#requireForwarder();
+    // Nothing changed since the last batch or resync: nothing to send (idle cost does not grow with the peers).
+    if (leases.length === this.#programmed.size && leases.every((lease) => this.#programmed.get(lease.key) === lease)) return;
+    this.#programmed.clear();
+    for (const lease of leases) this.#programmed.set(lease.key, lease);
     const wanted = new Map<string, { subnet: IpNet; address: string }>();
     for (const lease of leases) if (lease.subnet && this.#usable(lease)) wanted.set(lease.subnet.toString(), { subnet: lease.subnet, address: lease.attrs.publicIP });
     for (const { subnet, route } of forwarder.peers.entries()) {

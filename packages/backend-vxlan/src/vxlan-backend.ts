@@ -11,9 +11,13 @@
  * start, after any programming error, periodically, and at once when the device is deleted (flannel re-creates the
  * device but forgets every peer until its next renewal, quirk 11). A re-created device keeps its MAC, so peers'
  * entries stay valid. The local (source) address is the interface address, which also works behind NAT.
+ *
+ * The periodic reconcile reads the kernel only when something may have changed: the peer set, or a kernel event
+ * about the devices (`ip monitor` for links, addresses, neighbours and routes, `bridge monitor` for the FDB), or
+ * every FULL_RECONCILE_EVERY periods regardless. An idle host with 1000 peers then costs what one with none costs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { ConfigError, errorMessage, FlannelError, IpNet, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type Lease, type LeaseBatch, type NetworkConfig } from '@flannel-ts/core';
+import { ConfigError, errorMessage, FlannelError, IpNet, sameLeaseAttrs, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type Lease, type LeaseBatch, type NetworkConfig } from '@flannel-ts/core';
 import { parseVxlanConfig, type VxlanConfig } from './config.js';
 import { diffStates } from './diff.js';
 import { randomMac } from './mac.js';
@@ -23,6 +27,8 @@ import { peerEntries, planPeers, type DesiredRoute, type DesiredState, type Fami
 export const VXLAN_ENCAP_OVERHEAD = 50;
 /** The same over an IPv6 underlay (outer header 40): the kernel refuses a larger MTU on flannel-v6. */
 export const VXLAN6_ENCAP_OVERHEAD = 70;
+/** Periodic reconciles between two that read the kernel even with no change seen (5 min at flanneld's 10 s). */
+const FULL_RECONCILE_EVERY = 30;
 
 export const vxlanBackend: BackendFactory<VxlanConfig> = {
   type: 'vxlan',
@@ -56,7 +62,12 @@ class VxlanBackend implements Backend {
   readonly #families: FamilyState[] = [];
   readonly #peers = new Map<string, Lease>();
   #mtu = 0;
-  #monitor: ChildProcess | undefined;
+  #monitors: ChildProcess[] = [];
+  /** True while every monitor runs; once one is gone, every reconcile reads the kernel (as with no monitors). */
+  #watching = false;
+  /** Set by kernel events about our devices: the next resync reads the kernel. */
+  #kernelChanged = true;
+  #resyncsSinceFull = 0;
   #repairing: Promise<void> | undefined;
   #disposed = false;
   /** DirectRouting: whether a peer public IP is on the same L2 segment, as last asked (`ip route get`). */
@@ -123,6 +134,10 @@ class VxlanBackend implements Backend {
 
   resync(peers: readonly Lease[]): Promise<void> {
     return this.#serial(async () => {
+      // Nothing changed in the leases nor (per ip/bridge monitor) in the kernel: skip the kernel read, except every
+      // FULL_RECONCILE_EVERY-th period. A renewal replaces a lease object without changing what it programs.
+      const samePeers = peers.length === this.#peers.size && peers.every((lease) => { const known = this.#peers.get(lease.key); return known === lease || (known !== undefined && sameLeaseAttrs(known.attrs, lease.attrs)); });
+      if (samePeers && !this.#kernelChanged && ++this.#resyncsSinceFull < FULL_RECONCILE_EVERY) return;
       this.#peers.clear();
       for (const lease of peers) this.#peers.set(lease.key, lease);
       await this.#reconcile();
@@ -132,7 +147,7 @@ class VxlanBackend implements Backend {
   async [Symbol.asyncDispose]() {
     // The device and every entry stay: a restarted flanneld finds them in place and traffic is not cut.
     this.#disposed = true;
-    this.#monitor?.kill();
+    for (const monitor of this.#monitors) monitor.kill();
     await this.#repairing;
     await this.#queue;
   }
@@ -194,6 +209,9 @@ class VxlanBackend implements Backend {
   /** Compares the kernel with the plan and repairs every difference, re-creating the device if it is gone. */
   async #reconcile(): Promise<void> {
     const { host, log } = this.#deps;
+    // Cleared before reading: an event during the reconcile (our own changes included) makes the next one read again.
+    this.#kernelChanged = !this.#watching;
+    this.#resyncsSinceFull = 0;
     for (const state of this.#families) {
       const link = await host.link(state.view.device);
       if (!link || !this.#compatible(link)) {
@@ -299,28 +317,56 @@ class VxlanBackend implements Backend {
     if (!state.ownAddress) return;
     const { host } = this.#deps;
     const changes: HostChange[] = [];
+    let present = false;
     for (const a of await host.addresses(state.view.device)) {
-      if (a.family === state.view.family && a.cidr !== state.ownAddress && isInside(state.network, a.cidr.split('/')[0]!)) {
-        changes.push({ kind: 'address', action: 'delete', dev: state.view.device, cidr: a.cidr });
-      }
+      if (a.family !== state.view.family) continue;
+      if (a.cidr === state.ownAddress) present = true;
+      else if (isInside(state.network, a.cidr.split('/')[0]!)) changes.push({ kind: 'address', action: 'delete', dev: state.view.device, cidr: a.cidr });
     }
-    changes.push({ kind: 'address', action: 'replace', dev: state.view.device, cidr: state.ownAddress });
-    await host.apply(changes);
+    // Nothing to do when the address is in place: a needless replace is a kernel event, which would make the
+    // next periodic reconcile read the kernel again.
+    if (!present) changes.push({ kind: 'address', action: 'replace', dev: state.view.device, cidr: state.ownAddress });
+    if (changes.length > 0) await host.apply(changes);
   }
 
-  /** Watches link events so a deleted device is repaired at once, not at the next periodic reconcile. */
+  /**
+   * Watches kernel events about our devices: a deleted device is repaired at once, not at the next periodic
+   * reconcile, and any other change makes the next reconcile read the kernel. A monitor that cannot run or stops
+   * makes every reconcile read the kernel again, as if there were no monitors.
+   */
   #startMonitor(): void {
     const devices = this.#families.map((f) => f.view.device);
-    const monitor = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    monitor.on('error', () => undefined);
-    let buffered = '';
-    monitor.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      if (lines.some((line) => line.startsWith('Deleted') && devices.some((d) => line.includes(` ${d}:`) || line.includes(` ${d}@`)))) this.#repairSoon();
+    const direct = this.#config.directRouting ? this.#deps.externalInterface.name : undefined;
+    const mentions = (line: string, device: string) => line.includes(` ${device} `) || line.includes(` ${device}:`) || line.includes(` ${device}@`) || line.endsWith(` ${device}`);
+    const concernsUs = (line: string) => devices.some((d) => mentions(line, d)) || (direct !== undefined && mentions(line, direct) && /^(Deleted )?[0-9a-f.:]+\/\d+ via /.test(line));
+    const watch = (command: string, args: string[], onLine: (line: string) => void) => {
+      const monitor = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+      const stopped = () => {
+        this.#monitors = this.#monitors.filter((m) => m !== monitor);
+        this.#watching = false;
+        this.#kernelChanged = true;
+      };
+      monitor.on('error', stopped);
+      monitor.on('exit', stopped);
+      let buffered = '';
+      monitor.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) onLine(line);
+      });
+      this.#monitors.push(monitor);
+    };
+    // While a change is already noted, only a deleted device still matters (our own batches bring thousands of lines).
+    watch('ip', ['-o', 'monitor', 'link', 'address', 'neigh', 'route'], (line) => {
+      if ((this.#kernelChanged && !line.startsWith('Deleted')) || !concernsUs(line)) return;
+      this.#kernelChanged = true;
+      if (line.startsWith('Deleted') && devices.some((d) => line.includes(` ${d}:`) || line.includes(` ${d}@`))) this.#repairSoon();
     });
-    this.#monitor = monitor;
+    watch('bridge', ['-o', 'monitor', 'fdb'], (line) => {
+      if (!this.#kernelChanged && concernsUs(line)) this.#kernelChanged = true;
+    });
+    this.#watching = this.#monitors.length === 2;
   }
 
   #repairSoon(): void {

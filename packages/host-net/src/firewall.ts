@@ -9,6 +9,10 @@
  */
 import { spawn } from 'node:child_process';
 import { HostCommandError, type IpFamily, type IpNet, type Logger } from '@flannel-ts/core';
+import { runDirect, type CommandRunner } from './command-runner.js';
+
+/** How a firewall reads state (iptables-save, nft list): through a CommandRunner when one is given. */
+type ReadCommand = CommandRunner['run'];
 
 export interface FirewallFamily {
   readonly family: IpFamily;
@@ -144,23 +148,46 @@ async function must(command: string, args: readonly string[], input?: string): P
 
 const iptablesFor = (family: IpFamily) => (family === 4 ? 'iptables' : 'ip6tables');
 
-/** Rules of a chain as `iptables -S` prints them (an empty list when the chain does not exist). */
-async function listChain(family: IpFamily, table: string, chain: string): Promise<string[] | undefined> {
-  const result = await exec(iptablesFor(family), ['-w', '-t', table, '-S', chain]);
-  if (result.code !== 0) return undefined;
-  return result.stdout.split('\n').filter((line) => line.startsWith('-A '));
+/**
+ * Every chain of one table with its rules (`-A` lines, the form `iptables -S` prints too), read with one
+ * `iptables-save -t TABLE`: a check every --iptables-resync seconds then costs one process per table, not one per
+ * chain. A table that does not exist reads as no chains.
+ */
+async function readTable(read: ReadCommand, family: IpFamily, table: 'nat' | 'filter'): Promise<Map<string, string[]>> {
+  const chains = new Map<string, string[]>();
+  const result = await read(`${iptablesFor(family)}-save`, ['-t', table]);
+  if (result.code !== 0) return chains;
+  for (const line of result.stdout.split('\n')) {
+    if (line.startsWith(':')) {
+      const chain = line.slice(1).split(' ')[0]!;
+      if (!chains.has(chain)) chains.set(chain, []);
+    } else if (line.startsWith('-A ')) {
+      const chain = line.split(' ')[1]!;
+      const rules = chains.get(chain) ?? [];
+      rules.push(line);
+      chains.set(chain, rules);
+    }
+  }
+  return chains;
 }
 
-export function createIptablesFirewall(plan: FirewallPlan, log: Logger): Firewall {
-  const jumpsPresent = async (family: IpFamily) => ({
-    masq: (await listChain(family, 'nat', 'POSTROUTING'))?.includes(MASQ_JUMP) ?? false,
-    fwd: (await listChain(family, 'filter', 'FORWARD'))?.includes(FWD_JUMP) ?? false,
+/** `runner` (optional) runs the reads: the periodic check then forks no process of ours. */
+export function createIptablesFirewall(plan: FirewallPlan, log: Logger, runner?: CommandRunner): Firewall {
+  const read: ReadCommand = runner ? (command, args) => runner.run(command, args) : runDirect;
+  // Only the tables the plan writes to are read.
+  const readPlanTables = async (family: IpFamily) => ({
+    nat: plan.masquerade ? await readTable(read, family, 'nat') : new Map<string, string[]>(),
+    filter: plan.forward ? await readTable(read, family, 'filter') : new Map<string, string[]>(),
+  });
+  const jumpsIn = (tables: { nat: Map<string, string[]>; filter: Map<string, string[]> }) => ({
+    masq: tables.nat.get('POSTROUTING')?.includes(MASQ_JUMP) ?? false,
+    fwd: tables.filter.get('FORWARD')?.includes(FWD_JUMP) ?? false,
   });
   return {
     mode: 'iptables',
     async apply() {
       for (const f of plan.families) {
-        const payload = iptablesRestorePayload(f, plan, await jumpsPresent(f.family));
+        const payload = iptablesRestorePayload(f, plan, jumpsIn(await readPlanTables(f.family)));
         if (payload) await must(`${iptablesFor(f.family)}-restore`, ['--noflush', '--wait'], payload);
       }
     },
@@ -168,24 +195,28 @@ export function createIptablesFirewall(plan: FirewallPlan, log: Logger): Firewal
       const problems: string[] = [];
       for (const f of plan.families) {
         const tool = iptablesFor(f.family);
-        const jumps = await jumpsPresent(f.family);
+        const tables = await readPlanTables(f.family);
+        const jumps = jumpsIn(tables);
         if (plan.masquerade) {
           if (!jumps.masq) problems.push(`${tool} nat POSTROUTING: jump to FLANNEL-POSTRTG missing`);
-          const rules = await listChain(f.family, 'nat', 'FLANNEL-POSTRTG');
+          const rules = tables.nat.get('FLANNEL-POSTRTG');
           const wanted = masqueradeRules(f, plan.randomFully);
           if (!rules) problems.push(`${tool} nat FLANNEL-POSTRTG: chain missing`);
           else if (rules.join('\n') !== wanted.join('\n')) problems.push(`${tool} nat FLANNEL-POSTRTG: ${wanted.filter((r) => !rules.includes(r)).length} rule(s) missing, ${rules.filter((r) => !wanted.includes(r)).length} unexpected`);
         }
         if (plan.forward) {
           if (!jumps.fwd) problems.push(`${tool} filter FORWARD: jump to FLANNEL-FWD missing`);
-          const rules = await listChain(f.family, 'filter', 'FLANNEL-FWD');
+          const rules = tables.filter.get('FLANNEL-FWD');
           if (!rules || rules.join('\n') !== forwardRules(f).join('\n')) problems.push(`${tool} filter FLANNEL-FWD: rules missing or changed`);
         }
       }
       return problems;
     },
     async removeOtherMode() {
-      for (const table of ['ip flannel-ipv4', 'ip6 flannel-ipv6']) {
+      // One `nft list tables` instead of a failing delete per table in the usual case (nothing left behind).
+      const listed = await read('nft', ['list', 'tables']);
+      const present = listed.code === 0 ? listed.stdout.split('\n').map((line) => line.replace(/^table /, '').trim()) : ['ip flannel-ipv4', 'ip6 flannel-ipv6'];
+      for (const table of ['ip flannel-ipv4', 'ip6 flannel-ipv6'].filter((t) => present.includes(t))) {
         const result = await exec('nft', ['delete', 'table', ...table.split(' ')]);
         if (result.code === 0) log.info('removed nftables table left by the nftables mode', { table });
       }
@@ -193,7 +224,9 @@ export function createIptablesFirewall(plan: FirewallPlan, log: Logger): Firewal
   };
 }
 
-export function createNftablesFirewall(plan: FirewallPlan, log: Logger): Firewall {
+/** `runner` (optional) runs the reads: the periodic check then forks no process of ours. */
+export function createNftablesFirewall(plan: FirewallPlan, log: Logger, runner?: CommandRunner): Firewall {
+  const read: ReadCommand = runner ? (command, args) => runner.run(command, args) : runDirect;
   return {
     mode: 'nftables',
     async apply() {
@@ -204,7 +237,7 @@ export function createNftablesFirewall(plan: FirewallPlan, log: Logger): Firewal
       const problems: string[] = [];
       for (const f of plan.families) {
         const table = f.family === 4 ? ['ip', 'flannel-ipv4'] : ['ip6', 'flannel-ipv6'];
-        const result = await exec('nft', ['list', 'table', ...table]);
+        const result = await read('nft', ['list', 'table', ...table]);
         if (result.code !== 0) {
           problems.push(`nft table ${table.join(' ')} missing`);
           continue;
@@ -221,14 +254,18 @@ export function createNftablesFirewall(plan: FirewallPlan, log: Logger): Firewal
       return problems;
     },
     async removeOtherMode() {
-      // Without iptables binaries there is nothing to clean (fixes quirk 19: they are not required).
+      // Without iptables binaries there is nothing to clean (fixes quirk 19: they are not required). One
+      // iptables-save per table tells what is there, so nothing is deleted (and no process started) in vain.
       for (const family of [4, 6] as const) {
         const tool = iptablesFor(family);
         for (const [table, chain, jump] of [
           ['nat', 'FLANNEL-POSTRTG', MASQ_JUMP],
           ['filter', 'FLANNEL-FWD', FWD_JUMP],
         ] as const) {
-          const deleted = await exec(tool, ['-w', '-t', table, ...jump.replace(/^-A /, '-D ').match(/"[^"]*"|\S+/g)!.map((t) => t.replace(/^"|"$/g, ''))]);
+          const chains = await readTable(read, family, table);
+          const hasJump = chains.get(table === 'nat' ? 'POSTROUTING' : 'FORWARD')?.includes(jump) ?? false;
+          if (!hasJump && !chains.has(chain)) continue;
+          const deleted = hasJump ? await exec(tool, ['-w', '-t', table, ...jump.replace(/^-A /, '-D ').match(/"[^"]*"|\S+/g)!.map((t) => t.replace(/^"|"$/g, ''))]) : { code: 1 };
           await exec(tool, ['-w', '-t', table, '-F', chain]);
           const removed = await exec(tool, ['-w', '-t', table, '-X', chain]);
           if (deleted.code === 0 || removed.code === 0) log.info('removed iptables rules left by the iptables mode', { tool, table, chain });

@@ -163,7 +163,7 @@ export async function validateAsFlanneld(document: unknown, hostBits: 'refuse' |
   if (hostBits === 'refuse') refuseHostBits(document as Record<string, unknown>, config);
   // Loaded only here: the backends bring the TUN and netlink code, which help and the other commands never need.
   const { checkBackendConfig } = await import('@flannel-ts/backends');
-  checkBackendConfig(config);
+  await checkBackendConfig(config);
   return config;
 }
 

@@ -2,7 +2,16 @@
  * The few libc calls the data path makes, bound through koffi (a prebuilt FFI: no compiler needed). Each call
  * costs about 0.2 µs on top of the syscall, against several µs for Node's stream and dgram layers per packet.
  */
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+
+type Koffi = typeof import('koffi');
+
+/**
+ * koffi is a native addon: loaded on first use, not at import, so code that only parses the backend's config
+ * (flannelctl config validate) never needs it, and bundles keep it an ordinary runtime dependency.
+ */
+let koffiModule: Koffi | undefined;
+const koffi = (): Koffi => (koffiModule ??= createRequire(import.meta.url)('koffi') as Koffi);
 
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
@@ -37,7 +46,7 @@ let cached: Libc | undefined;
 /** Binds libc once per thread (koffi functions are per-thread objects). */
 export function loadLibc(): Libc {
   if (cached) return cached;
-  const lib = koffi.load('libc.so.6');
+  const lib = koffi().load('libc.so.6');
   const fn = (signature: string) => lib.func(signature) as (...args: unknown[]) => number;
   const poll = fn('int poll(void *fds, unsigned long nfds, int timeout)');
   const read = fn('long read(int fd, void *buf, unsigned long count)');
@@ -60,7 +69,7 @@ export function loadLibc(): Libc {
     setsockopt: (fd, level, name, value, valueLength) => setsockopt(fd, level, name, value, valueLength),
     ioctl: (fd, request, arg) => ioctl(fd, request, arg),
     close: (fd) => close(fd),
-    errno: () => koffi.errno(),
+    errno: () => koffi().errno(),
   };
   return cached;
 }

@@ -91,7 +91,10 @@ export class EtcdRegistry extends RegistryBase {
     const watcher = await builder.startRevision(fromRevision.toString()).create();
     // Cancelling can hang on a dead connection: give it a second.
     const stream = new WatchStream(() => Promise.race([watcher.cancel().catch(() => undefined), new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]));
+    // The next revision the watch would deliver: where an unexplained cancel is checked for compaction.
+    let since = fromRevision;
     watcher.on('data', (response: IWatchResponse) => {
+      since = BigInt(response.header.revision) + 1n;
       const events: RegistryChange[] = response.events.map((event) => {
         const previous = event.prev_kv ? stored(event.prev_kv) : undefined;
         return event.type === 'Put'
@@ -102,7 +105,14 @@ export class EtcdRegistry extends RegistryBase {
     });
     watcher.on('disconnected', (error: unknown) => stream.push({ type: 'disconnected', error }));
     watcher.on('connected', () => stream.push({ type: 'connected' }));
-    watcher.on('error', (error: unknown) => stream.push(isCompacted(error) ? { type: 'compacted' } : { type: 'failed', error }));
+    watcher.on('error', (error: unknown) => {
+      if (isCompacted(error)) return stream.push({ type: 'compacted' });
+      // etcd 3.4 cancels a watch on a compacted revision without a reason: a read at that revision tells.
+      void this.isRevisionCompacted(since).then(
+        (compacted) => stream.push(compacted ? { type: 'compacted' } : { type: 'failed', error }),
+        () => stream.push({ type: 'failed', error }),
+      );
+    });
     return stream;
   }
 

@@ -132,6 +132,8 @@ async function consume(watch: RegistryWatch, options: WatchLoopOptions, hooks: C
           return 'error';
       }
     }
+    // Stopped: wait for the close the abort started (bounded by the registry).
+    await watch.close();
     return 'aborted';
   } finally {
     signal.removeEventListener('abort', onAbort);

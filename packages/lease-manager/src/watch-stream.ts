@@ -10,6 +10,7 @@ export class WatchStream implements RegistryWatch {
   #waiter: ((result: IteratorResult<WatchMessage>) => void) | undefined;
   #ended = false;
   readonly #onClose: () => Promise<void>;
+  #closing: Promise<void> | undefined;
 
   constructor(onClose: () => Promise<void> = async () => undefined) {
     this.#onClose = onClose;
@@ -30,7 +31,13 @@ export class WatchStream implements RegistryWatch {
     } else this.#buffer.push(message);
   }
 
-  async close(): Promise<void> {
+  /** Idempotent: a second call waits for the first. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     const wasEnded = this.#ended;
     this.#ended = true;
     this.#buffer.length = 0;

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { FlannelError, errorMessage, type Logger } from '@flannel-ts/core';
-import type { EtcdRegistry, LeaseManager, connectEtcd } from '@flannel-ts/lease-manager';
+import type { LeaseManager, Registry, connectEtcd } from '@flannel-ts/lease-manager';
 import type { EtcdCliOptions, Env } from './options.js';
 
 export interface TextWriter {
@@ -12,7 +12,7 @@ export interface TextWriter {
 }
 
 export interface Store {
-  readonly registry: EtcdRegistry;
+  readonly registry: Registry;
   readonly manager: LeaseManager;
 }
 

@@ -4,7 +4,7 @@
  * `grantedTTL - TTL remaining` is how long ago the current one was granted, i.e. the last renewal (or acquisition).
  */
 import type { Lease } from '@flannel-ts/core';
-import type { EtcdRegistry, SkippedEntry } from '@flannel-ts/lease-manager';
+import type { Registry, SkippedEntry } from '@flannel-ts/lease-manager';
 
 export interface TimedLease {
   readonly lease: Lease;
@@ -29,32 +29,31 @@ export function renewedAgoMs(timed: TimedLease): number | undefined {
 }
 
 /** Lists every lease under `<prefix>/subnets/` with its etcd lease's granted and remaining TTL. */
-export async function listTimedLeases(registry: EtcdRegistry, now: () => number): Promise<TimedListing> {
-  const response = await registry.client.getAll().prefix(registry.subnetsPrefix).exec();
-  const ids = [...new Set(response.kvs.map((kv) => kv.lease).filter((id) => id !== '0'))];
+export async function listTimedLeases(registry: Registry, now: () => number): Promise<TimedListing> {
+  const listing = await registry.listEntries();
+  const ids = [...new Set(listing.entries.map((e) => e.ttlLeaseId).filter((id) => id !== '0'))];
   const ttls = new Map<string, { ttl: number; granted: number }>();
   for (let i = 0; i < ids.length; i += 64) {
     await Promise.all(
       ids.slice(i, i + 64).map(async (id) => {
-        const answer = await registry.client.leaseClient.leaseTimeToLive({ ID: id, keys: false });
-        const ttl = Number(answer.TTL);
-        if (ttl >= 0) ttls.set(id, { ttl, granted: Number(answer.grantedTTL) });
+        const timing = await registry.timeToLive(id);
+        if (timing) ttls.set(id, { ttl: timing.ttlSeconds, granted: timing.grantedTtlSeconds });
       }),
     );
   }
   const leases: TimedLease[] = [];
   const skipped: SkippedEntry[] = [];
   const remaining = new Map([...ttls].map(([id, t]) => [id, t.ttl]));
-  for (const kv of response.kvs) {
-    const entry = registry.decodeEntry(kv, remaining, now);
+  for (const stored of listing.entries) {
+    const entry = registry.decodeEntry(stored, remaining, now);
     if (!entry.ok) {
       skipped.push(entry.entry);
       continue;
     }
-    const timing = ttls.get(kv.lease);
-    leases.push({ lease: entry.lease, etcdLeaseId: kv.lease, grantedTtlSeconds: timing?.granted, ttlSeconds: timing?.ttl });
+    const timing = ttls.get(stored.ttlLeaseId);
+    leases.push({ lease: entry.lease, etcdLeaseId: stored.ttlLeaseId, grantedTtlSeconds: timing?.granted, ttlSeconds: timing?.ttl });
   }
-  return { leases: leases.sort((a, b) => compareLeases(a.lease, b.lease)), skipped, revision: BigInt(response.header.revision) };
+  return { leases: leases.sort((a, b) => compareLeases(a.lease, b.lease)), skipped, revision: listing.revision };
 }
 
 /** By IPv4 subnet, then IPv6 subnet (numerically). */

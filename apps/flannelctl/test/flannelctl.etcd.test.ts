@@ -13,6 +13,8 @@ const CONFIG_KEY = `${PREFIX}/config`;
 interface Harness extends AsyncDisposable {
   readonly etcd: EtcdServer;
   readonly registry: EtcdRegistry;
+  /** A raw etcd client, for writing keys as another tool would. */
+  readonly client: ReturnType<typeof connectEtcd>;
   readonly manager: LeaseManager;
   /** flannelctl in-process, pointed at this etcd through FLANNELD_ETCD_ENDPOINTS. */
   ctl(argv: readonly string[], options?: RunOptions): ReturnType<typeof run>;
@@ -30,6 +32,7 @@ async function createHarness(): Promise<Harness> {
   return {
     etcd,
     registry,
+    client,
     manager,
     ctl: (argv, options = {}) => run(argv, { ...options, env: { FLANNELD_ETCD_ENDPOINTS: etcd.endpoint, ...options.env } }),
     value: async (key) => (await client.get(key).string()) ?? undefined,
@@ -195,8 +198,8 @@ describe('leases list', () => {
     const vxlanKey = await h.acquire('192.0.2.1', { backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' } });
     const udpKey = await h.acquire('192.0.2.2');
     expect((await h.ctl(['leases', 'reserve', '10.1.200.0/24', '--public-ip', '192.0.2.3'])).code).toBe(0);
-    await h.registry.client.put(`${PREFIX}/subnets/garbage`).value('{}');
-    await h.registry.client.put(`${PREFIX}/subnets/10.1.201.0-24`).value('{"PublicIP":"not-an-ip"}');
+    await h.client.put(`${PREFIX}/subnets/garbage`).value('{}');
+    await h.client.put(`${PREFIX}/subnets/10.1.201.0-24`).value('{"PublicIP":"not-an-ip"}');
 
     const table = await h.ctl(['leases', 'list']);
     expect(table.code).toBe(0);
@@ -379,7 +382,7 @@ describe('leases revoke', () => {
     await using h = await createHarness();
     await h.registry.putConfigText('{"Network":"10.1.0.0/16"}');
     const key = await h.acquire('192.0.2.1');
-    await h.registry.client.put(`${PREFIX}/subnets/garbage`).value('x');
+    await h.client.put(`${PREFIX}/subnets/garbage`).value('x');
     expect((await h.ctl(['leases', 'revoke', key])).code).toBe(0);
     expect(await h.value(`${PREFIX}/subnets/${key}`)).toBeUndefined();
     expect((await h.ctl(['leases', 'revoke', 'garbage'])).code).toBe(0);

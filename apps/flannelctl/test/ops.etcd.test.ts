@@ -12,6 +12,8 @@ const PREFIX = '/coreos.com/network';
 interface Harness extends AsyncDisposable {
   readonly etcd: EtcdServer;
   readonly registry: EtcdRegistry;
+  /** A raw etcd client, for writing keys as another tool would. */
+  readonly client: ReturnType<typeof connectEtcd>;
   readonly manager: LeaseManager;
   ctl(argv: readonly string[], options?: RunOptions): ReturnType<typeof run>;
   /** Writes a lease key with an etcd lease of `ttlSeconds` (null: a reservation). */
@@ -27,6 +29,7 @@ async function createHarness(config = '{"Network":"10.1.0.0/16","Backend":{"Type
   return {
     etcd,
     registry,
+    client,
     manager,
     ctl: (argv, options = {}) => run(argv, { ...options, env: { FLANNELD_ETCD_ENDPOINTS: etcd.endpoint, ...options.env } }),
     put: async (subnet, attrs, ttlSeconds) => {
@@ -174,7 +177,7 @@ describe('leases watch', () => {
     expect(watch.stderr()).toContain('(1 lease now)');
     await h.put('10.1.6.0/24', { publicIP: '192.0.2.6' }, null);
     await h.manager.revokeLease('10.1.5.0-24');
-    await h.registry.client.put('/coreos.com/network/subnets/10.1.7.0-24').value('not json');
+    await h.client.put('/coreos.com/network/subnets/10.1.7.0-24').value('not json');
     // A header, then one aligned line per event.
     await waitFor(() => watch.lines().length === 4, { what: 'three events' });
     watch.stop();

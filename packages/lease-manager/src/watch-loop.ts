@@ -3,17 +3,19 @@
  * compaction (the resumed revision no longer exists), and retries with back-off when etcd is unreachable
  * (flannel-compat.md §1.8 step 4). Responses are handed on strictly in order, one at a time.
  */
-import type { IWatchResponse, Watcher } from 'etcd3';
 import { errorMessage, type Logger } from '@flannel-ts/core';
 import { Backoff, sleep } from './backoff.js';
 import type { EtcdConnectivity } from './connectivity.js';
+import type { RegistryWatch, WatchMessage } from './registry.js';
+
+export type WatchChanges = Extract<WatchMessage, { type: 'changes' }>;
 
 export interface WatchLoopOptions {
   /** Opens a watch starting at `fromRevision`. */
-  readonly open: (fromRevision: bigint) => Promise<Watcher>;
+  readonly open: (fromRevision: bigint) => Promise<RegistryWatch>;
   /** Re-reads the full state after compaction; returns the revision of that read. */
   readonly resync: () => Promise<bigint>;
-  readonly onResponse: (response: IWatchResponse) => Promise<void> | void;
+  readonly onResponse: (response: WatchChanges) => Promise<void> | void;
   /**
    * Whether `revision` was compacted away. etcd 3.4 cancels a watch on a compacted revision without a reason, so
    * after an unexplained cancel the loop asks (a read at that revision fails with "compacted").
@@ -49,7 +51,7 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
         continue;
       }
     }
-    let watcher: Watcher;
+    let watcher: RegistryWatch;
     try {
       watcher = await options.open(since);
       connectivity.succeeded();
@@ -64,41 +66,18 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
       continue;
     }
 
-    let chain: Promise<void> = Promise.resolve();
-    const outcome = await new Promise<'compacted' | 'error' | 'aborted'>((resolve) => {
-      const onAbort = () => resolve('aborted');
-      // The signal may have fired while the watch was being opened: 'abort' will not fire again.
-      if (signal.aborted) return resolve('aborted');
-      signal.addEventListener('abort', onAbort, { once: true });
-      watcher.on('data', (response: IWatchResponse) => {
-        since = BigInt(response.header.revision) + 1n;
+    const outcome = await consume(watcher, options, {
+      delivered: (revision) => {
+        since = revision + 1n;
         backoff.reset();
         failing = false;
-        chain = chain.then(() => options.onResponse(response)).catch((err: unknown) => log.error('handling watch event failed', { what: options.what, reason: errorMessage(err) }));
-      });
-      watcher.on('disconnected', (err: unknown) => {
-        connectivity.failed(err, `watching ${options.what}`);
-        connectivity.watchRestarted();
-      });
-      watcher.on('connected', () => {
-        connectivity.succeeded();
-        backoff.reset();
-      });
-      watcher.on('error', (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        if (isCompacted(err)) {
-          log.info('watch revision compacted, re-listing', { what: options.what });
-          resolve('compacted');
-        } else {
-          if (!failing) log.warn('watch failed, restarting', { what: options.what, reason: errorMessage(err) || 'cancelled by etcd' });
-          failing = true;
-          resolve('error');
-        }
-      });
+      },
+      connected: () => backoff.reset(),
+      failed: (err) => {
+        if (!failing) log.warn('watch failed, restarting', { what: options.what, reason: errorMessage(err) || 'cancelled by etcd' });
+        failing = true;
+      },
     });
-    await chain;
-    // After an 'error' etcd3 has already dropped the watcher; cancelling it again could wait forever.
-    if (outcome === 'aborted') await Promise.race([watcher.cancel().catch(() => undefined), sleep(1000)]);
     if (outcome !== 'aborted') connectivity.watchRestarted();
     if (outcome === 'compacted') needResync = true;
     else if (outcome === 'error') {
@@ -107,5 +86,56 @@ export async function runWatchLoop(options: WatchLoopOptions): Promise<void> {
         needResync = true;
       } else await sleep(backoff.next(), signal);
     }
+  }
+}
+
+interface ConsumeHooks {
+  readonly delivered: (revision: bigint) => void;
+  readonly connected: () => void;
+  readonly failed: (err: unknown) => void;
+}
+
+/** Reads one watch until it ends or the signal aborts; changes are handled one response at a time, in order. */
+async function consume(watch: RegistryWatch, options: WatchLoopOptions, hooks: ConsumeHooks): Promise<'compacted' | 'error' | 'aborted'> {
+  const { signal, log, connectivity } = options;
+  // The signal may have fired while the watch was being opened: 'abort' will not fire again.
+  if (signal.aborted) {
+    await watch.close();
+    return 'aborted';
+  }
+  const onAbort = () => void watch.close();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const message of watch) {
+      switch (message.type) {
+        case 'changes':
+          hooks.delivered(message.revision);
+          try {
+            await options.onResponse(message);
+          } catch (err) {
+            log.error('handling watch event failed', { what: options.what, reason: errorMessage(err) });
+          }
+          break;
+        case 'disconnected':
+          connectivity.failed(message.error, `watching ${options.what}`);
+          connectivity.watchRestarted();
+          break;
+        case 'connected':
+          connectivity.succeeded();
+          hooks.connected();
+          break;
+        case 'compacted':
+          log.info('watch revision compacted, re-listing', { what: options.what });
+          return 'compacted';
+        case 'failed':
+          hooks.failed(message.error);
+          return 'error';
+      }
+    }
+    // Stopped: wait for the close the abort started (bounded by the registry).
+    await watch.close();
+    return 'aborted';
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }

@@ -1,4 +1,5 @@
 import { createRecordingLogger, startEtcd, type EtcdServer, type RecordingLogger } from '@flannel-ts/testkit';
+import type { Etcd3 } from 'etcd3';
 import type { LeaseAttrs, LeaseBatch } from '@flannel-ts/core';
 import { parseNetworkConfig } from '@flannel-ts/core';
 import { connectEtcd, EtcdRegistry, LeaseManager, type LeaseManagerOptions } from '../src/index.js';
@@ -6,6 +7,8 @@ import { connectEtcd, EtcdRegistry, LeaseManager, type LeaseManagerOptions } fro
 export interface Harness extends AsyncDisposable {
   readonly etcd: EtcdServer;
   readonly log: RecordingLogger;
+  /** A raw etcd client, for reading and writing keys as another tool would (the registry keeps its own private). */
+  readonly client: Etcd3;
   manager(options?: Partial<LeaseManagerOptions> & { prefix?: string }): LeaseManager;
 }
 
@@ -13,10 +16,12 @@ export interface Harness extends AsyncDisposable {
 export async function createHarness(): Promise<Harness> {
   const etcd = await startEtcd();
   const log = createRecordingLogger();
-  const clients: Array<{ close(): void }> = [];
+  const client = connectEtcd({ endpoints: [etcd.endpoint], callTimeoutMs: 3000 });
+  const clients: Array<{ close(): void }> = [client];
   return {
     etcd,
     log,
+    client,
     manager(options = {}) {
       const client = connectEtcd({ endpoints: [etcd.endpoint], callTimeoutMs: 3000 });
       clients.push(client);

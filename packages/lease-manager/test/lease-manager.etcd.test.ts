@@ -22,10 +22,10 @@ describe('network config', () => {
     await using h = await createHarness();
     const manager = h.manager({ prefix: '/vxlan/network/' });
     await manager.registry.putConfigText('{"Network":"10.9.0.0/16"}');
-    const raw = await manager.registry.client.get('/vxlan/network/config').string();
+    const raw = await h.client.get('/vxlan/network/config').string();
     expect(raw).toBe('{"Network":"10.9.0.0/16"}');
     const lease = await manager.acquireLease({ config: await manager.getNetworkConfig(), attrs: attrs('192.0.2.1') });
-    expect(await manager.registry.client.get(`/vxlan/network/subnets/${lease.key}`).string()).toBe('{"PublicIP":"192.0.2.1","PublicIPv6":null}');
+    expect(await h.client.get(`/vxlan/network/subnets/${lease.key}`).string()).toBe('{"PublicIP":"192.0.2.1","PublicIPv6":null}');
   });
 });
 
@@ -37,10 +37,10 @@ describe('acquireLease', () => {
     expect(lease.subnet?.prefixLength).toBe(24);
     expect(NET16.ipv4?.network.contains(lease.subnet!)).toBe(true);
     const key = `/coreos.com/network/subnets/${lease.key}`;
-    const response = await manager.registry.client.get(key).exec();
+    const response = await h.client.get(key).exec();
     const kv = response.kvs[0]!;
     expect(kv.value.toString()).toBe('{"PublicIP":"192.0.2.1","PublicIPv6":null}');
-    const ttl = await manager.registry.client.leaseClient.leaseTimeToLive({ ID: kv.lease, keys: false });
+    const ttl = await h.client.leaseClient.leaseTimeToLive({ ID: kv.lease, keys: false });
     expect(Number(ttl.grantedTTL)).toBe(86400);
   });
 
@@ -78,15 +78,15 @@ describe('acquireLease', () => {
   it('keeps a reservation without an etcd lease when its owner starts (flannel#1329 fixed)', async () => {
     await using h = await createHarness();
     const manager = h.manager();
-    await manager.registry.client.put('/coreos.com/network/subnets/10.1.42.0-24').value('{"PublicIP":"192.0.2.7","PublicIPv6":null}').exec();
+    await h.client.put('/coreos.com/network/subnets/10.1.42.0-24').value('{"PublicIP":"192.0.2.7","PublicIPv6":null}').exec();
     const lease = await manager.acquireLease({ config: NET16, attrs: attrs('192.0.2.7') });
     expect(lease.key).toBe('10.1.42.0-24');
     expect(lease.expiresAt).toBeNull();
-    const kv = (await manager.registry.client.get('/coreos.com/network/subnets/10.1.42.0-24').exec()).kvs[0]!;
+    const kv = (await h.client.get('/coreos.com/network/subnets/10.1.42.0-24').exec()).kvs[0]!;
     expect(kv.lease).toBe('0');
     // Renewal keeps it lease-less too.
     await manager.renewLease(lease);
-    expect((await manager.registry.client.get('/coreos.com/network/subnets/10.1.42.0-24').exec()).kvs[0]!.lease).toBe('0');
+    expect((await h.client.get('/coreos.com/network/subnets/10.1.42.0-24').exec()).kvs[0]!.lease).toBe('0');
   });
 
   it('never hands a reserved subnet to another host', async () => {
@@ -122,8 +122,8 @@ describe('acquireLease', () => {
   it('allocates around a malformed key and logs it', async () => {
     await using h = await createHarness();
     const manager = h.manager();
-    await manager.registry.client.put('/coreos.com/network/subnets/banana').value('{"PublicIP":"192.0.2.9"}').exec();
-    await manager.registry.client.put('/coreos.com/network/subnets/10.1.5.0-24').value('not json').exec();
+    await h.client.put('/coreos.com/network/subnets/banana').value('{"PublicIP":"192.0.2.9"}').exec();
+    await h.client.put('/coreos.com/network/subnets/10.1.5.0-24').value('not json').exec();
     const lease = await manager.acquireLease({ config: NET16, attrs: attrs('192.0.2.1') });
     expect(lease.subnet).toBeDefined();
     expect(h.log.records.filter((r) => r.message === 'skipped malformed lease').map((r) => r.fields['key'])).toEqual(
@@ -157,17 +157,17 @@ describe('keepLease', () => {
     const request = { config: NET16, attrs: attrs('192.0.2.1') };
     const lease = await manager.acquireLease(request);
     const key = `/coreos.com/network/subnets/${lease.key}`;
-    const firstLeaseId = (await manager.registry.client.get(key).exec()).kvs[0]!.lease;
+    const firstLeaseId = (await h.client.get(key).exec()).kvs[0]!.lease;
     const controller = new AbortController();
     await using keeper = manager.keepLease(lease, request, { renewMarginMs: 2500, signal: controller.signal });
     await waitFor(() => h.log.find('renewed lease'), { timeoutMs: 5000, what: 'a renewal' });
-    const kv = (await manager.registry.client.get(key).exec()).kvs[0]!;
+    const kv = (await h.client.get(key).exec()).kvs[0]!;
     expect(kv.lease).not.toBe(firstLeaseId);
-    const old = await manager.registry.client.leaseClient.leaseTimeToLive({ ID: firstLeaseId, keys: false });
+    const old = await h.client.leaseClient.leaseTimeToLive({ ID: firstLeaseId, keys: false });
     expect(Number(old.TTL)).toBe(-1); // revoked
     // Still there well past the first TTL: renewals keep going.
     await new Promise((r) => setTimeout(r, 4500));
-    expect(await manager.registry.client.get(key).string()).toBe('{"PublicIP":"192.0.2.1","PublicIPv6":null}');
+    expect(await h.client.get(key).string()).toBe('{"PublicIP":"192.0.2.1","PublicIPv6":null}');
     expect(keeper.lease.key).toBe(lease.key);
   });
 
@@ -183,7 +183,7 @@ describe('keepLease', () => {
     await waitFor(() => changes.length > 0, { what: 're-acquire' });
     expect(h.log.find(/lease was removed from etcd/)).toBeDefined();
     expect(changes[0]).toBe(lease.key); // the previous subnet is free again, so it comes back
-    expect(await manager.registry.client.get(`/coreos.com/network/subnets/${lease.key}`).string()).toBe(encodeLeaseAttrs(request.attrs));
+    expect(await h.client.get(`/coreos.com/network/subnets/${lease.key}`).string()).toBe(encodeLeaseAttrs(request.attrs));
     expect(keeper.lease.key).toBe(lease.key);
   });
 });
@@ -215,7 +215,7 @@ describe('watchPeers', () => {
     const collector = batchCollector();
     await using watch = manager.watchPeers({ config: NET16, own }, { signal: new AbortController().signal, onBatch: collector.onBatch });
     await watch.synced;
-    const client = manager.registry.client;
+    const client = h.client;
     await client.put('/coreos.com/network/subnets/not-a-subnet').value('{}').exec();
     await client.put('/coreos.com/network/subnets/10.1.77.0-24').value('{"PublicIP":null}').exec();
     const late = await h.manager().acquireLease({ config: NET16, attrs: attrs('192.0.2.3') });
@@ -256,7 +256,7 @@ describe('watchPeers', () => {
       { signal: new AbortController().signal, onBatch: collector.onBatch, onAdmission: (u) => admissions.push(...u.rejected.map((r) => `${r.lease.key} ${r.rejection.reason}`), ...u.cleared.map((l) => `${l.key} cleared`)) },
     );
     await watch.synced;
-    const client = manager.registry.client;
+    const client = h.client;
     const alias = peer.key.replace('.0-24', '.9-24');
     await client.put(`/coreos.com/network/subnets/${alias}`).value('{"PublicIP":"192.0.2.66"}').exec();
     await client.put('/coreos.com/network/subnets/1.2.3.4-0').value('{"PublicIP":"192.0.2.66"}').exec();

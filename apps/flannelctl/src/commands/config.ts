@@ -19,7 +19,7 @@ import {
   type SubnetPool,
 } from '@flannel-ts/core';
 import { BACKEND_TYPES } from '@flannel-ts/backends/names';
-import type { EtcdRegistry, SkippedEntry } from '@flannel-ts/lease-manager';
+import type { Registry, SkippedEntry } from '@flannel-ts/lease-manager';
 import { defineCommand, type CommandGroup } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { formatInlineValue, renderFields } from '../format.js';
@@ -208,7 +208,7 @@ export function reportSkipped(skipped: readonly SkippedEntry[], subnetsPrefix: s
   }
 }
 
-async function readStoredConfig(registry: EtcdRegistry): Promise<string> {
+async function readStoredConfig(registry: Registry): Promise<string> {
   const text = await registry.getConfigText();
   if (text === undefined) {
     throw new FlannelError(
@@ -219,7 +219,7 @@ async function readStoredConfig(registry: EtcdRegistry): Promise<string> {
   return text;
 }
 
-function parseStoredConfig(text: string, registry: EtcdRegistry): NetworkConfig {
+function parseStoredConfig(text: string, registry: Registry): NetworkConfig {
   try {
     return parseNetworkConfig(text);
   } catch (err) {

@@ -147,20 +147,6 @@ export interface WatchArgs {
   readonly count: number | undefined;
 }
 
-/** The parts of an etcd watch event used here (etcd3's IEvent). */
-interface WatchedKv {
-  readonly key: Buffer;
-  readonly value: Buffer;
-  readonly lease: string;
-  readonly mod_revision: string;
-}
-
-interface WatchedEvent {
-  readonly type: string;
-  readonly kv: WatchedKv;
-  readonly prev_kv?: WatchedKv | undefined;
-}
-
 /** How many etcd lease lookups `leases watch` keeps in flight, so it keeps up with a busy store. */
 const WATCH_LOOKUPS_IN_FLIGHT = 32;
 
@@ -176,11 +162,11 @@ type PendingLine = Promise<string>;
  */
 export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise<number> {
   const { registry } = await ctx.openStore();
-  const { client, subnetsPrefix } = registry;
-  const listing = await client.getAll().prefix(subnetsPrefix).exec();
+  const { subnetsPrefix } = registry;
+  const listing = await registry.listEntries();
   const known = new Map<string, KnownKey>();
-  for (const kv of listing.kvs) known.set(kv.key.toString(), { value: kv.value.toString(), etcdLeaseId: kv.lease });
-  let fromRevision = BigInt(listing.header.revision) + 1n;
+  for (const entry of listing.entries) known.set(entry.key, { value: entry.value, etcdLeaseId: entry.ttlLeaseId });
+  let fromRevision = listing.revision + 1n;
   if (args.count === 0 || ctx.signal.aborted) return 0;
 
   // Lookups: a bounded pool; an etcd lease's expiry is asked once (flanneld grants a new one per renewal).
@@ -197,7 +183,8 @@ export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise
     }
   };
   const ttlOf = (etcdLeaseId: string): Promise<number | undefined> =>
-    etcdLeaseId === '0' ? Promise.resolve(undefined) : limited(async () => Number((await client.leaseClient.leaseTimeToLive({ ID: etcdLeaseId, keys: false })).TTL));
+    // etcd's answer for an etcd lease that ended is a TTL of -1: what tells an expiry from a delete.
+    etcdLeaseId === '0' ? Promise.resolve(undefined) : limited(async () => (await registry.timeToLive(etcdLeaseId))?.ttlSeconds ?? -1);
   const expiries = new Map<string, Promise<number | undefined>>();
   const expiryOf = (etcdLeaseId: string): Promise<number | undefined> => {
     let expiry = expiries.get(etcdLeaseId);
@@ -261,18 +248,16 @@ export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise
 
   /** After a compaction: list again, print what changed since the last event seen, resume after the listing. */
   const relist = async (): Promise<bigint> => {
-    const fresh = await client.getAll().prefix(subnetsPrefix).exec();
-    const revision = fresh.header.revision;
+    const fresh = await registry.listEntries();
+    const revision = fresh.revision.toString();
     const seen = new Set<string>();
     let changes = 0;
-    for (const kv of fresh.kvs) {
-      const fullKey = kv.key.toString();
-      seen.add(fullKey);
-      const value = kv.value.toString();
-      const before = known.get(fullKey);
-      if (before && before.value === value && before.etcdLeaseId === kv.lease) continue;
+    for (const entry of fresh.entries) {
+      seen.add(entry.key);
+      const before = known.get(entry.key);
+      if (before && before.value === entry.value && before.etcdLeaseId === entry.ttlLeaseId) continue;
       changes++;
-      handle('Put', fullKey, { value, lease: kv.lease }, revision);
+      handle('Put', entry.key, { value: entry.value, lease: entry.ttlLeaseId }, revision);
     }
     for (const fullKey of [...known.keys()]) {
       if (seen.has(fullKey)) continue;
@@ -280,7 +265,7 @@ export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise
       handle('Delete', fullKey, undefined, revision);
     }
     ctx.warn(`the watch fell behind a compaction of etcd's history: listed the leases again at revision ${revision} (${changes} change${changes === 1 ? '' : 's'} since the last event shown; intermediate events are lost to the compaction)`);
-    return BigInt(revision) + 1n;
+    return fresh.revision + 1n;
   };
 
   const onAbort = () => finish({});
@@ -288,31 +273,41 @@ export async function leasesWatch(args: WatchArgs, ctx: CommandContext): Promise
   let first = true;
   try {
     for (;;) {
-      const watcher = await client.watch().prefix(subnetsPrefix).withPreviousKV().startRevision(fromRevision.toString()).create();
+      const watch = await registry.watch({ prefix: subnetsPrefix }, fromRevision, { withPrevious: true });
       if (first) ctx.err(`watching ${subnetsPrefix} from revision ${fromRevision} (${known.size} lease${known.size === 1 ? '' : 's'} now); stop with Ctrl-C`);
       first = false;
       let disconnected = false;
-      const compacted = new Promise<'compacted'>((resolve) => {
-        watcher.on('data', (response: { events: WatchedEvent[]; header: { revision: string } }) => {
-          fromRevision = BigInt(response.header.revision) + 1n;
-          for (const event of response.events) {
-            if (args.count !== undefined && printed >= args.count) return;
-            const value = event.kv.value.toString();
-            handle(event.type === 'Put' ? 'Put' : 'Delete', event.kv.key.toString(), { value, lease: event.kv.lease }, event.kv.mod_revision, event.prev_kv ? { value: event.prev_kv.value.toString(), etcdLeaseId: event.prev_kv.lease } : undefined);
+      const compacted = (async (): Promise<'compacted' | 'closed'> => {
+        for await (const message of watch) {
+          switch (message.type) {
+            case 'changes':
+              fromRevision = message.revision + 1n;
+              for (const change of message.events) {
+                if (args.count !== undefined && printed >= args.count) break;
+                const previous = change.previous ? { value: change.previous.value, etcdLeaseId: change.previous.ttlLeaseId } : undefined;
+                if (change.type === 'put') handle('Put', change.entry.key, { value: change.entry.value, lease: change.entry.ttlLeaseId }, change.entry.modRevision.toString(), previous);
+                else handle('Delete', change.key, undefined, change.revision.toString(), previous);
+              }
+              break;
+            case 'disconnected':
+              if (!disconnected) ctx.warn('lost the connection to etcd; reconnecting (events are resumed from the last one seen)');
+              disconnected = true;
+              break;
+            case 'connected':
+              if (disconnected) ctx.warn('reconnected to etcd');
+              disconnected = false;
+              break;
+            case 'compacted':
+              return 'compacted';
+            case 'failed':
+              finish({ error: message.error });
+              return 'closed';
           }
-        });
-        watcher.on('disconnected', () => {
-          if (!disconnected) ctx.warn('lost the connection to etcd; reconnecting (events are resumed from the last one seen)');
-          disconnected = true;
-        });
-        watcher.on('connected', () => {
-          if (disconnected) ctx.warn('reconnected to etcd');
-          disconnected = false;
-        });
-        watcher.on('error', (error: unknown) => (/compacted/i.test(String((error as Error)?.message ?? error)) ? resolve('compacted') : finish({ error })));
-      });
-      const outcome = await Promise.race([finished, compacted]);
-      await Promise.race([watcher.cancel().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+        }
+        return 'closed';
+      })();
+      const outcome = await Promise.race([finished, compacted.then((end): Promise<'compacted' | { error?: unknown }> => (end === 'compacted' ? Promise.resolve(end) : finished))]);
+      await watch.close();
       if (outcome !== 'compacted') {
         await output;
         if (outcome.error !== undefined) throw outcome.error;

@@ -6,9 +6,8 @@
  * memory before and at its peak, CPU per event, ping loss between the real containers.
  * Targets: converged within 5 s, RSS peak <= 1.5x pre-churn, CPU per event <= 0.5 ms, 0% loss.
  */
-import { spawn } from 'node:child_process';
 import { connectEtcd } from '@flannel-ts/lease-manager';
-import { churnSubnet, cpuSeconds, expectedPeerState, kernelPeerState, rssMiB, runLeaseChurn, startLab, stateDifferences, type ChurnBackend, type LabContainer, type LabHost } from '@flannel-ts/lab';
+import { churnSubnet, cpuSeconds, expectedPeerState, kernelPeerState, pingDuring, rssMiB, runLeaseChurn, startLab, stateDifferences, udpForwards, type ChurnBackend, type LabHost } from '@flannel-ts/lab';
 import { waitFor } from '@flannel-ts/testkit';
 import { saveReport } from './report.js';
 import { round } from './stats.js';
@@ -16,32 +15,6 @@ import { round } from './stats.js';
 const SECONDS = Number(process.env['BENCH_CHURN_SECONDS'] ?? 30);
 const POOL = 4000;
 const PRELOAD = 1000;
-
-function pingDuring(from: LabContainer, to: string) {
-  const child = spawn('ip', ['netns', 'exec', from.name, 'ping', '-i', '0.05', '-W', '1', to]);
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return async () => {
-    child.kill('SIGINT');
-    await closed;
-    const match = /(\d+) packets transmitted, (\d+) received/.exec(output);
-    const sent = Number(match?.[1] ?? 0);
-    // The last request may still be in flight when ping is stopped: it is not counted as lost.
-    const lost = Math.max(0, sent - Number(match?.[2] ?? 0) - 1);
-    return { sent, lossPercent: sent === 0 ? 100 : (100 * lost) / sent };
-  };
-}
-
-/** udp keeps its table in the forwarder: a live subnet is forwarded (no answer), a dead one gets "net unreachable". */
-function udpForwards(container: LabContainer, index: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', container.name, 'ping', '-c', '1', '-W', '1', churnSubnet(index).replace(/0$/, '7')]);
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.on('close', () => resolve(!/Destination Net Unreachable/.test(output)));
-  });
-}
 
 interface ChurnFigures {
   readonly backend: ChurnBackend;
@@ -81,7 +54,7 @@ async function churnRun(backend: ChurnBackend): Promise<ChurnFigures> {
   const rssBefore = (await rssMiB(pid))!;
   let rssPeak = rssBefore;
   const sampler = setInterval(() => void rssMiB(pid).then((rss) => (rssPeak = Math.max(rssPeak, rss ?? 0))), 200);
-  const stopPing = pingDuring(c1, c2.ip);
+  const pinger = pingDuring(c1, c2.ip);
   const cpu0 = await cpuSeconds(pid);
   process.stderr.write(`churn ${backend}: ${SECONDS} s of churn over ${POOL} subnets\n`);
   const churn = await runLeaseChurn({ endpoint: lab.etcd.localEndpoint, backend, pool: POOL, maxEvents: 10_000_000, maxMs: SECONDS * 1000, seed: 7 });
@@ -118,7 +91,7 @@ async function churnRun(backend: ChurnBackend): Promise<ChurnFigures> {
   const convergedMs = converged ? Date.now() - stoppedAt : -1;
   const cpu1 = await cpuSeconds(pid);
   clearInterval(sampler);
-  const loss = await stopPing();
+  const loss = await pinger.stop();
   return {
     backend,
     events: churn.events,

@@ -7,36 +7,11 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BIN, churnSubnet, clearChurn, cpuSeconds, expectedPeerState, kernelPeerState, rssMiB, runLeaseChurn, stateDifferences, startLab, type LabContainer, type LabHost } from '@flannel-ts/lab';
+import { BIN, churnSubnet, clearChurn, cpuSeconds, expectedPeerState, kernelPeerState, pingDuring, rssMiB, runLeaseChurn, stateDifferences, startLab, udpForwards, type LabHost } from '@flannel-ts/lab';
 import { waitFor } from '@flannel-ts/testkit';
 import { ping } from './net.js';
 
 const POOL = 1500;
-
-/** Pings every 50 ms until stopped; resolves with the loss reported by ping. */
-function pingDuring(from: LabContainer, to: string): { stop(): Promise<{ sent: number; lossPercent: number }> } {
-  const child = spawn('ip', ['netns', 'exec', from.name, 'ping', '-i', '0.05', '-W', '1', to]);
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return {
-    async stop() {
-      child.kill('SIGINT');
-      await closed;
-      const match = /(\d+) packets transmitted, (\d+) received/.exec(output);
-      const sent = Number(match?.[1] ?? 0);
-      // The last request may still be in flight when ping is stopped: it is not counted as lost.
-      const lost = Math.max(0, sent - Number(match?.[2] ?? 0) - 1);
-      return { sent, lossPercent: sent === 0 ? 100 : (100 * lost) / sent };
-    },
-  };
-}
-
-/** udp keeps its table in the forwarder: a live subnet is forwarded (no answer), a dead one gets "net unreachable". */
-async function udpForwards(container: LabContainer, subnetIndex: number): Promise<boolean> {
-  const result = await ping(container, churnSubnet(subnetIndex).replace(/0$/, '7'), ['-c', '1', '-W', '1']);
-  return !/Destination Net Unreachable/.test(result.output);
-}
 
 describe.each(['vxlan', 'host-gw', 'udp'] as const)('lease churn, %s', (backend) => {
   it('reflects every event: the kernel equals the live leases within 5 s, memory bounded, no ping lost', async () => {

@@ -7,3 +7,4 @@ export type { ChurnBackend, ChurnOptions, ChurnResult } from './churn.js';
 export { kernelPeerState, expectedPeerState, stateDifferences, rssMiB, cpuSeconds } from './peer-state.js';
 export { runCniPlugin, FLANNEL_CNI, CNI_PLUGIN_DIR } from './cni.js';
 export type { CniCall, CniRun, CniCommand } from './cni.js';
+export { pingDuring, udpForwards } from './probe.js';

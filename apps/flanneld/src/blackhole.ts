@@ -20,7 +20,8 @@ export function createBlackholeRoutes(host: Pick<HostNetwork, 'apply' | 'routes'
       const own = subnetsOf(lease);
       const stale = previous ? subnetsOf(previous).filter((subnet) => !own.includes(subnet)) : [];
       const present = new Set(
-        (await Promise.all(([4, 6] as const).map((family) => host.routes({ family }))))
+        // Only the blackhole routes: reading the whole table would cost more with every peer route in it.
+        (await Promise.all(([4, 6] as const).map((family) => host.routes({ family, type: 'blackhole' }))))
           .flat()
           .filter((route) => route.type === 'blackhole')
           .map((route) => route.dst),

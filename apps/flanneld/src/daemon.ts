@@ -18,6 +18,7 @@ import {
   type ExternalInterface,
   type Lease,
   type LeaseAttrs,
+  type LeaseBatch,
   type Logger,
   type NetworkConfig,
 } from '@flannel-ts/core';
@@ -176,6 +177,8 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   let resyncNow: (() => Promise<void>) | undefined;
   let reconciled = false;
   let conflictKey: string | undefined;
+  const peerLines = lineBudget(200, 10_000);
+  const changedSummary = summaryEvery(10_000, (added, removed) => log.info('peers changed', { added, removed }));
   await using peers = manager.watchPeers({ config, own: lease, ownPublicIPs: [attrs.publicIP, attrs.publicIPv6] }, {
     signal,
     initial: listing,
@@ -197,8 +200,10 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
       }
     },
     onBatch: async (batch) => {
-      // One line per peer for the usual small batches; a summary for a large listing (thousands of hosts).
-      const detail = batch.length <= 20 ? log.info.bind(log) : log.debug.bind(log);
+      // One line per peer while changes are few; a summary for a large listing or for churn (thousands of events
+      // a second would otherwise flood the log and cost more than programming them).
+      const perPeer = batch.length <= 20 && peerLines.take(batch.length);
+      const detail = perPeer ? log.info.bind(log) : log.debug.bind(log);
       for (const event of batch) detail(event.type === 'added' ? 'peer added' : 'peer removed', { subnet: event.lease.key, publicIP: event.lease.attrs.publicIP });
       if (!reconciled) {
         // The first listing is the whole peer set: reconcile the kernel with it in one pass (removing entries of
@@ -216,7 +221,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
         }
         return;
       }
-      if (batch.length > 20) log.info('peers changed', { added: batch.filter((e) => e.type === 'added').length, removed: batch.filter((e) => e.type === 'removed').length });
+      if (!perPeer) changedSummary.add(batch, batch.length > 20);
       try {
         await backend.apply(batch);
         state.peersProgrammed = peers.peers().length;
@@ -450,4 +455,40 @@ async function iptablesHasRandomFully(): Promise<boolean> {
       resolve(major > 1 || (major === 1 && (minor > 6 || (minor === 6 && patch >= 2))));
     });
   });
+}
+
+/** At most `lines` log lines per `periodMs`: `take(n)` says whether n more fit in the current period. */
+function lineBudget(lines: number, periodMs: number): { take(n: number): boolean } {
+  let periodStart = 0;
+  let used = 0;
+  return {
+    take(n) {
+      const now = Date.now();
+      if (now - periodStart >= periodMs) {
+        periodStart = now;
+        used = 0;
+      }
+      if (used + n > lines) return false;
+      used += n;
+      return true;
+    },
+  };
+}
+
+/** Totals of peer changes logged at most once per `periodMs` (at once when `now` is asked, e.g. a large batch). */
+function summaryEvery(periodMs: number, write: (added: number, removed: number) => void): { add(batch: LeaseBatch, now: boolean): void } {
+  let last = 0;
+  let added = 0;
+  let removed = 0;
+  return {
+    add(batch, now) {
+      for (const event of batch) event.type === 'added' ? added++ : removed++;
+      const at = Date.now();
+      if (!now && at - last < periodMs) return;
+      last = at;
+      write(added, removed);
+      added = 0;
+      removed = 0;
+    },
+  };
 }

@@ -98,7 +98,8 @@ export function routeChangesOutside(changes: readonly HostChange[], networks: re
 export interface HostNetwork {
   /** Applies the changes in order, batched; throws HostCommandError listing every line that failed. */
   apply(changes: readonly HostChange[]): Promise<void>;
-  routes(filter?: { readonly dev?: string; readonly family?: 4 | 6 }): Promise<RouteEntry[]>;
+  /** Routes of the main table; `type` reads only routes of that type (e.g. the blackhole routes, not every peer's). */
+  routes(filter?: { readonly dev?: string; readonly family?: 4 | 6; readonly type?: 'blackhole' }): Promise<RouteEntry[]>;
   addresses(dev: string): Promise<AddressEntry[]>;
   link(name: string): Promise<LinkEntry | undefined>;
   neighbours(dev: string, family?: 4 | 6): Promise<NeighbourEntry[]>;

@@ -144,8 +144,9 @@ export function createHostNetwork(options: IpRoute2Options = {}): HostNetwork {
     async routes(filter = {}) {
       const args = [`-${filter.family ?? 4}`, 'route', 'show'];
       if (filter.dev) args.push('dev', filter.dev);
+      if (filter.type) args.push('type', filter.type);
       const rows = await json<Array<{ dst: string; dev?: string; gateway?: string; flags?: string[]; scope?: string; protocol?: string; type?: string; prefsrc?: string }>>(args);
-      return rows.map((r): RouteEntry => ({ dst: r.dst, dev: r.dev ?? filter.dev, gateway: r.gateway, flags: r.flags ?? [], scope: r.scope, protocol: r.protocol, type: r.type, prefsrc: r.prefsrc }));
+      return rows.map((r): RouteEntry => ({ dst: r.dst, dev: r.dev ?? filter.dev, gateway: r.gateway, flags: r.flags ?? [], scope: r.scope, protocol: r.protocol, type: r.type ?? filter.type, prefsrc: r.prefsrc }));
     },
     async addresses(dev) {
       const rows = await json<Array<{ ifname: string; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>>(['addr', 'show', 'dev', dev]);

@@ -403,6 +403,7 @@ describe('finding flanneld and its flags', () => {
   it('recognises flannel\'s binary and this repository\'s launcher, and nothing else', () => {
     expect(isFlanneldCommand(['/opt/bin/flanneld', '-ip-masq'])).toBe(true);
     expect(isFlanneldCommand(['node', '/work/main/bin/../apps/flanneld/dist/main.js', '--iface=eth0'])).toBe(true);
+    expect(isFlanneldCommand(['node', '--max-semi-space-size=2', '/work/main/bin/../apps/flanneld/dist/main.js', '--iface=eth0'])).toBe(true);
     expect(isFlanneldCommand(['/usr/bin/node', '/usr/local/bin/flanneld'])).toBe(true);
     expect(isFlanneldCommand(['grep', 'flanneld'])).toBe(false);
     expect(isFlanneldCommand(['vim', '/etc/flanneld'])).toBe(false);

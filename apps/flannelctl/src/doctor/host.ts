@@ -158,9 +158,18 @@ export interface ProcessInfo {
 
 /** `node .../apps/flanneld/dist/main.js` (this repository's launcher) or a binary named flanneld (flannel's). */
 export function isFlanneldCommand(argv: readonly string[]): boolean {
-  const [first = '', second = ''] = argv;
+  const [first = '', second = ''] = withoutNodeOptions(argv);
   if (/(^|\/)flanneld$/.test(first)) return true;
   return /(^|\/)node$/.test(first) && (/(^|\/)flanneld$/.test(second) || /apps\/flanneld\/dist\/main\.js$/.test(second));
+}
+
+/** `node --max-semi-space-size=2 main.js --iface=eth0` as `node main.js --iface=eth0` (node's own options dropped). */
+export function withoutNodeOptions(argv: readonly string[]): readonly string[] {
+  const [first = ''] = argv;
+  if (!/(^|\/)node$/.test(first)) return argv;
+  let script = 1;
+  while (script < argv.length && argv[script]!.startsWith('-')) script++;
+  return [first, ...argv.slice(script)];
 }
 
 /**
@@ -176,7 +185,7 @@ export async function findFlanneldProcesses(): Promise<ProcessInfo[]> {
       .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
       .map(async (name) => {
         try {
-          const argv = (await readFile(`/proc/${name}/cmdline`, 'utf8')).split('\0').filter((arg, i, all) => arg !== '' || i < all.length - 1);
+          const argv = withoutNodeOptions((await readFile(`/proc/${name}/cmdline`, 'utf8')).split('\0').filter((arg, i, all) => arg !== '' || i < all.length - 1));
           if (!isFlanneldCommand(argv)) return;
           if (own !== undefined && (await readlink(`/proc/${name}/ns/net`)) !== own) return;
           const env: Record<string, string> = {};

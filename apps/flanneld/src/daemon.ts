@@ -176,6 +176,16 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   // Set once the first listing arrived; a failed batch is then repaired by a full resync.
   let resyncNow: (() => Promise<void>) | undefined;
   let reconciled = false;
+  /** A full reconcile of the backend with `all` peers; a failure is counted and retried at the next period. */
+  const reconcileWith = async (all: readonly Lease[]) => {
+    try {
+      await backend.resync(all);
+      state.peersProgrammed = all.length;
+    } catch (err) {
+      metrics.programmingErrors.inc();
+      log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
+    }
+  };
   let conflictKey: string | undefined;
   const peerLines = lineBudget(200, 10_000);
   const changedSummary = summaryEvery(10_000, (added, removed) => log.info('peers changed', { added, removed }));
@@ -212,13 +222,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
         // A first batch is all 'added': the whole set.
         const all = batch.filter((event) => event.type === 'added').map((event) => event.lease);
         log.info('peers listed', { peers: all.length });
-        try {
-          await backend.resync(all);
-          state.peersProgrammed = all.length;
-        } catch (err) {
-          metrics.programmingErrors.inc();
-          log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
-        }
+        await reconcileWith(all);
         return;
       }
       if (!perPeer) changedSummary.add(batch, batch.length > 20);
@@ -236,16 +240,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   await peers.synced;
   // Reconcile periodically too: repairs drift such as a deleted device or route.
   // Runs between batches, never alongside one; batches resume after it with what changed meanwhile.
-  resyncNow = () =>
-    peers.reconcile(async (current) => {
-      try {
-        await backend.resync(current);
-        state.peersProgrammed = current.length;
-      } catch (err) {
-        metrics.programmingErrors.inc();
-        log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
-      }
-    });
+  resyncNow = () => peers.reconcile(reconcileWith);
   metricsSources = {
     leaseExpiresAt: () => state.lease?.expiresAt,
     peersKnown: () => peers.peers().length,

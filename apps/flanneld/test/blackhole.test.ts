@@ -16,7 +16,7 @@ function host(present: string[]) {
   const net: Pick<HostNetwork, 'apply' | 'routes'> = {
     routes: async (filter) => {
       reads.push(filter!.family!);
-      return present.filter((dst) => dst.includes(':') === (filter!.family === 6)).map((dst) => ({ dst, type: 'blackhole' }));
+      return present.filter((dst) => dst.includes(':') === (filter!.family === 6)).map((dst) => ({ dst, type: 'blackhole', flags: [] }));
     },
     apply: async (changes) => void applied.push([...changes]),
   };

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { IpNet, formatIP, normalizeIP, parseIP, parseIPv4, parseIPv6 } from '../src/ip.js';
+import { IpNet, formatIP, normalizeIP, parseIP, parseIPv4, parseIPv6, specialRangesOverlapping } from '../src/ip.js';
 
 describe('parseIPv4 / formatIP(4)', () => {
   test.each([
@@ -180,5 +180,18 @@ describe('IpNet', () => {
     expect(() => new IpNet(6, 0n, 129)).toThrow(RangeError);
     expect(() => new IpNet(4, 0n, -1)).toThrow(RangeError);
     expect(() => new IpNet(4, 0n, 24.5)).toThrow(RangeError);
+  });
+});
+
+describe('special ranges', () => {
+  test('the table built by value is the RFC 6890 ranges as text', () => {
+    expect(specialRangesOverlapping(IpNet.parse('0.0.0.0/0', 4)!).map((r) => `${r.range} ${r.kind}`)).toEqual([
+      '0.0.0.0/8 unspecified',
+      '127.0.0.0/8 loopback',
+      '224.0.0.0/4 multicast',
+      '255.255.255.255/32 broadcast',
+      '240.0.0.0/4 reserved',
+    ]);
+    expect(specialRangesOverlapping(IpNet.parse('::/0', 6)!).map((r) => `${r.range} ${r.kind}`)).toEqual(['::/128 unspecified', '::1/128 loopback', 'ff00::/8 multicast', '::ffff:0:0/96 reserved']);
   });
 });

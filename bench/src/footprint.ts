@@ -44,6 +44,10 @@ interface Build {
   readonly dockerSetup: string;
 }
 
+/**
+ * flanneld is run as its bundle's own executable, as bin/flanneld runs it: node's flags are on its #! line (a
+ * build's V8 heap settings are part of what it costs). The other apps run as `node main.js`.
+ */
 const build = (label: Build['label'], root: string): Build => ({
   label,
   name: label === 'ours' ? 'ours' : COMPARE_LABEL,
@@ -86,8 +90,8 @@ async function cliStartups(build: Build, etcdEndpoint: string) {
   const node = process.execPath;
   const etcdFlag = `--etcd-endpoints=${etcdEndpoint}`;
   return {
-    'flanneld --version': await paired(() => timeRun(node, [build.flanneld, '--version']), bareNode),
-    'flanneld --help': await paired(() => timeRun(node, [build.flanneld, '--help']), bareNode),
+    'flanneld --version': await paired(() => timeRun(build.flanneld, ['--version']), bareNode),
+    'flanneld --help': await paired(() => timeRun(build.flanneld, ['--help']), bareNode),
     'flannelctl --help': await paired(() => timeRun(node, [build.flannelctl, '--help']), bareNode),
     'flannel-docker-setup --help': await paired(() => timeRun(node, [build.dockerSetup, '--help']), bareNode),
     'flannelctl config get': await paired(() => timeRun(node, [build.flannelctl, 'config', 'get', etcdFlag]), bareNode),
@@ -124,7 +128,7 @@ async function startToSubnetEnv(lab: Lab, host: LabHost, build: Build, prefix: s
   const target = join(lab.dir, `start-floor-${build.label}`);
   return paired(
     // A new host each run: a public IP no lease has yet, so flanneld allocates.
-    () => timeUntilFile(host.name, process.execPath, [build.flanneld, `--etcd-endpoints=${lab.etcdEndpoint}`, `--etcd-prefix=${prefix}`, '--iface=eth0', `--public-ip=192.0.2.${100 + n++}`, `--subnet-file=${file}`], file),
+    () => timeUntilFile(host.name, build.flanneld, [`--etcd-endpoints=${lab.etcdEndpoint}`, `--etcd-prefix=${prefix}`, '--iface=eth0', `--public-ip=192.0.2.${100 + n++}`, `--subnet-file=${file}`], file),
     () => timeUntilFile(host.name, process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(target)}, 'x'); setInterval(() => {}, 1000)`], target),
     START_RUNS,
   );
@@ -157,7 +161,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 function startFlanneld(lab: Lab, host: LabHost, build: Build, args: readonly string[]): DaemonProcess {
-  return startDaemon('ip', ['netns', 'exec', host.name, process.execPath, build.flanneld, `--etcd-endpoints=${lab.etcdEndpoint}`, '--iface=eth0', `--subnet-file=${join(lab.dir, `${host.name}.env`)}`, ...args]);
+  return startDaemon('ip', ['netns', 'exec', host.name, build.flanneld, `--etcd-endpoints=${lab.etcdEndpoint}`, '--iface=eth0', `--subnet-file=${join(lab.dir, `${host.name}.env`)}`, ...args]);
 }
 
 function peerLease(i: number) {

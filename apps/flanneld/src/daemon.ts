@@ -281,7 +281,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
     options.iptablesResync * 1000,
     async () => {
       await firewall.repair(state.lease ?? lease);
-      await blackhole.sync(state.lease ?? lease);
+      await blackhole.repair(state.lease ?? lease);
     },
     signal,
   );

@@ -2,7 +2,9 @@
  * The HostNetwork implementation: iproute2 in batch mode. One `ip -batch -` run applies a whole list of link,
  * address, route and neighbour changes (1000 routes in about 12 ms, against about 2 s for one process per route);
  * FDB changes go to one `bridge -batch -` run. `-force` keeps going past a failed line so one bad entry cannot
- * block the rest; every failed line is reported in the thrown HostCommandError.
+ * block the rest; every failed line is reported in the thrown HostCommandError. State is read back with `ip -j` /
+ * `bridge -j`, kernel events come from `ip monitor` / `bridge monitor` (monitor.ts), and every command goes through
+ * the injected CommandRunner.
  */
 import { FlannelError, HostCommandError, routeChangesOutside, type IpNet, type AddressEntry, type FdbEntry, type HostChange, type HostNetwork, type LinkAddress, type LinkDetail, type LinkEntry, type NeighbourEntry, type RouteEntry } from '@flannel-ts/core';
 import { COMMAND_NOT_FOUND, createProcessRunner, type CommandResult, type CommandRunner } from './command-runner.js';

@@ -22,7 +22,7 @@ import {
   type Logger,
   type NetworkConfig,
 } from '@flannel-ts/core';
-import { createCommandRunner, createHostNetwork, createIptablesFirewall, createNftablesFirewall, type FirewallFamily } from '@flannel-ts/host-net';
+import { createHostNetwork, createIptablesFirewall, createNftablesFirewall, createShellRunner, iptablesHasRandomFully, type FirewallFamily } from '@flannel-ts/host-net';
 import { EtcdRegistry, LeaseManager, connectEtcd, describeEtcdError, isRetryable, type AcquireRequest, type EtcdConnectivity, type LeaseListing } from '@flannel-ts/lease-manager';
 import { createMetrics, type MetricsSources } from './metrics.js';
 import { notifySystemd } from './sd-notify.js';
@@ -401,9 +401,9 @@ async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, lo
   // Asked for no rules at all: leave the firewall alone (no probing, no cleanup), and start faster.
   if (!options.ipMasq && !options.iptablesForwardRules) return { apply: async () => undefined, repair: async () => undefined, [Symbol.asyncDispose]: async () => undefined };
   // The check every --iptables-resync seconds reads the rules through one long-lived shell: no fork of flanneld.
-  const runner = createCommandRunner();
+  const runner = createShellRunner();
   // --random-fully only changes masquerade rules: without them, no `iptables --version` probe.
-  const randomFully = options.ipMasq && !options.ipMasqFullyRandomDisable && (config.enableNFTables || (await iptablesHasRandomFully()));
+  const randomFully = options.ipMasq && !options.ipMasqFullyRandomDisable && (config.enableNFTables || (await iptablesHasRandomFully(runner)));
   const planFor = (lease: Lease) => {
     const families: FirewallFamily[] = [];
     if (config.ipv4 && lease.subnet) families.push({ family: 4, network: config.ipv4.network, subnet: lease.subnet });
@@ -437,19 +437,6 @@ async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, lo
     },
     [Symbol.asyncDispose]: () => runner[Symbol.asyncDispose](),
   };
-}
-
-/** go-iptables' HasRandomFully: iptables 1.6.2 or newer. */
-async function iptablesHasRandomFully(): Promise<boolean> {
-  const { execFile } = await import('node:child_process');
-  return new Promise((resolve) => {
-    execFile('iptables', ['--version'], (err, stdout) => {
-      const match = /v(\d+)\.(\d+)\.(\d+)/.exec(stdout ?? '');
-      if (err || !match) return resolve(false);
-      const [major, minor, patch] = match.slice(1).map(Number) as [number, number, number];
-      resolve(major > 1 || (major === 1 && (minor > 6 || (minor === 6 && patch >= 2))));
-    });
-  });
 }
 
 /** At most `lines` log lines per `periodMs`: `take(n)` says whether n more fit in the current period. */

@@ -8,11 +8,7 @@
  * interface has it (flannel quirk 12); the default-route interface is used and `--public-ip` is advertised
  * (the NAT case), so `--iface` is not also needed.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { FlannelError, normalizeIP, type ExternalInterface, type HostNetwork, type IpFamily } from '@flannel-ts/core';
-
-const run = promisify(execFile);
 
 export interface LinkAddress {
   readonly family: IpFamily;
@@ -42,40 +38,27 @@ export interface InterfaceSelection {
   readonly needIPv6: boolean;
 }
 
-interface IpAddrJson {
-  ifindex: number;
-  ifname: string;
-  mtu: number;
-  addr_info?: Array<{ family: string; local: string; prefixlen: number; scope: string; deprecated?: boolean; temporary?: boolean; dynamic?: boolean }>;
-}
-
-/** Reads links and addresses with `ip -j addr show`. */
-export async function readLinks(): Promise<LinkInfo[]> {
-  const { stdout } = await run('ip', ['-j', 'addr', 'show']);
-  const links = JSON.parse(stdout) as IpAddrJson[];
-  return links.map((link) => ({
-    name: link.ifname,
-    index: link.ifindex,
+/** Links and addresses (host.links: one `ip -j -d addr show`), in the shape interface selection reads. */
+export async function readLinks(host: Pick<HostNetwork, 'links'>): Promise<LinkInfo[]> {
+  return (await host.links()).map((link) => ({
+    name: link.name,
+    index: link.index,
     mtu: link.mtu,
-    addresses: (link.addr_info ?? [])
-      .filter((a) => a.family === 'inet' || a.family === 'inet6')
-      .map((a) => ({
-        family: a.family === 'inet' ? 4 : 6,
-        address: a.local,
-        prefixLength: a.prefixlen,
-        scope: a.scope,
-        ...(a.deprecated ? { deprecated: true } : {}),
-        ...(a.temporary ? { temporary: true } : {}),
-        ...(a.dynamic ? { dynamic: true } : {}),
-      })),
+    addresses: link.addresses.map((a) => ({
+      family: a.family,
+      address: a.address,
+      prefixLength: a.prefixLength,
+      scope: a.scope,
+      ...(a.deprecated ? { deprecated: true } : {}),
+      ...(a.temporary ? { temporary: true } : {}),
+      ...(a.dynamic ? { dynamic: true } : {}),
+    })),
   }));
 }
 
 /** The interface of the default route of a family, if any (`ip -j -4 route show default`). */
-export async function readDefaultRouteInterface(family: IpFamily): Promise<string | undefined> {
-  const { stdout } = await run('ip', ['-j', `-${family}`, 'route', 'show', 'default']);
-  const routes = JSON.parse(stdout || '[]') as Array<{ dev?: string }>;
-  return routes.find((r) => r.dev)?.dev;
+export async function readDefaultRouteInterface(host: Pick<HostNetwork, 'routes'>, family: IpFamily): Promise<string | undefined> {
+  return (await host.routes({ family, dst: 'default' })).find((r) => r.dev)?.dev;
 }
 
 const SCOPE_RANK: Record<string, number> = { global: 0, link: 1, host: 2 };
@@ -189,14 +172,14 @@ export function selectExternalInterface(
 }
 
 /** Reads the host's links and routes and selects the external interface. */
-export async function findExternalInterface(selection: InterfaceSelection, host: Pick<HostNetwork, 'routeTo'>): Promise<ExternalInterface> {
+export async function findExternalInterface(selection: InterfaceSelection, host: Pick<HostNetwork, 'routeTo' | 'links' | 'routes'>): Promise<ExternalInterface> {
   // The default route only decides when no --iface, --iface-regex or --iface-can-reach is given (with one, no match
   // is an error).
   const byDefaultRoute = selection.iface.length === 0 && selection.ifaceRegex.length === 0 && selection.ifaceCanReach === '';
   const [links, ipv4, ipv6, canReach] = await Promise.all([
-    readLinks(),
-    byDefaultRoute && selection.needIPv4 ? readDefaultRouteInterface(4) : undefined,
-    byDefaultRoute && selection.needIPv6 ? readDefaultRouteInterface(6) : undefined,
+    readLinks(host),
+    byDefaultRoute && selection.needIPv4 ? readDefaultRouteInterface(host, 4) : undefined,
+    byDefaultRoute && selection.needIPv6 ? readDefaultRouteInterface(host, 6) : undefined,
     selection.ifaceCanReach === '' ? undefined : host.routeTo(selection.ifaceCanReach),
   ]);
   return selectExternalInterface(links, { ipv4, ipv6 }, selection, canReach);

@@ -14,9 +14,11 @@ function fakeHost(kernel: (RouteEntry & { family?: 4 | 6 })[] = []) {
     routes: async (filter = {}) => kernel.filter((r) => (r.family ?? 4) === (filter.family ?? 4)),
     addresses: async () => [],
     link: async () => undefined,
+    links: async () => [],
     neighbours: async () => [],
     fdb: async () => [],
     routeTo: async () => undefined,
+    monitor: () => undefined,
   };
   return { host, batches };
 }

@@ -16,8 +16,7 @@
  * about the devices (`ip monitor` for links, addresses, neighbours and routes, `bridge monitor` for the FDB), or
  * every FULL_RECONCILE_EVERY periods regardless. An idle host with 1000 peers then costs what one with none costs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { ConfigError, errorMessage, FlannelError, IpNet, sameLeaseAttrs, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type Lease, type LeaseBatch, type NetworkConfig } from '@flannel-ts/core';
+import { ConfigError, errorMessage, FlannelError, IpNet, sameLeaseAttrs, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type KernelEvent, type Lease, type LeaseBatch, type NetworkConfig } from '@flannel-ts/core';
 import { parseVxlanConfig, type VxlanConfig } from './config.js';
 import { diffStates } from './diff.js';
 import { randomMac } from './mac.js';
@@ -62,8 +61,9 @@ class VxlanBackend implements Backend {
   readonly #families: FamilyState[] = [];
   readonly #peers = new Map<string, Lease>();
   #mtu = 0;
-  #monitors: ChildProcess[] = [];
-  /** True while every monitor runs; once one is gone, every reconcile reads the kernel (as with no monitors). */
+  /** Stops the kernel monitor (host.monitor) on dispose. */
+  readonly #monitorStop = new AbortController();
+  /** True while the monitor runs; once it is gone, every reconcile reads the kernel (as with no monitor). */
   #watching = false;
   /** Set by kernel events about our devices: the next resync reads the kernel. */
   #kernelChanged = true;
@@ -147,7 +147,7 @@ class VxlanBackend implements Backend {
   async [Symbol.asyncDispose]() {
     // The device and every entry stay: a restarted flanneld finds them in place and traffic is not cut.
     this.#disposed = true;
-    for (const monitor of this.#monitors) monitor.kill();
+    this.#monitorStop.abort();
     await this.#repairing;
     await this.#queue;
   }
@@ -330,43 +330,35 @@ class VxlanBackend implements Backend {
   }
 
   /**
-   * Watches kernel events about our devices: a deleted device is repaired at once, not at the next periodic
-   * reconcile, and any other change makes the next reconcile read the kernel. A monitor that cannot run or stops
-   * makes every reconcile read the kernel again, as if there were no monitors.
+   * Watches kernel events about our devices (host.monitor: links, addresses, neighbours, routes, FDB): a deleted
+   * device is repaired at once, not at the next periodic reconcile, and any other change makes the next reconcile
+   * read the kernel. A monitor that cannot run or stops makes every reconcile read the kernel again, as if there
+   * were no monitor.
    */
   #startMonitor(): void {
     const devices = this.#families.map((f) => f.view.device);
     const direct = this.#config.directRouting ? this.#deps.externalInterface.name : undefined;
-    const mentions = (line: string, device: string) => line.includes(` ${device} `) || line.includes(` ${device}:`) || line.includes(` ${device}@`) || line.endsWith(` ${device}`);
-    const concernsUs = (line: string) => devices.some((d) => mentions(line, d)) || (direct !== undefined && mentions(line, direct) && /^(Deleted )?[0-9a-f.:]+\/\d+ via /.test(line));
-    const watch = (command: string, args: string[], onLine: (line: string) => void) => {
-      const monitor = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-      const stopped = () => {
-        this.#monitors = this.#monitors.filter((m) => m !== monitor);
-        this.#watching = false;
-        this.#kernelChanged = true;
-      };
-      monitor.on('error', stopped);
-      monitor.on('exit', stopped);
-      let buffered = '';
-      monitor.stdout.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) onLine(line);
-      });
-      this.#monitors.push(monitor);
-    };
-    // While a change is already noted, only a deleted device still matters (our own batches bring thousands of lines).
-    watch('ip', ['-o', 'monitor', 'link', 'address', 'neigh', 'route'], (line) => {
-      if ((this.#kernelChanged && !line.startsWith('Deleted')) || !concernsUs(line)) return;
-      this.#kernelChanged = true;
-      if (line.startsWith('Deleted') && devices.some((d) => line.includes(` ${d}:`) || line.includes(` ${d}@`))) this.#repairSoon();
-    });
-    watch('bridge', ['-o', 'monitor', 'fdb'], (line) => {
-      if (!this.#kernelChanged && concernsUs(line)) this.#kernelChanged = true;
-    });
-    this.#watching = this.#monitors.length === 2;
+    const ours = (dev: string | undefined) => dev !== undefined && devices.includes(dev);
+    // DirectRouting programs routes to peer subnets through the underlay device.
+    const isDirectRoute = (e: KernelEvent) => direct !== undefined && e.object === 'route' && e.dev === direct && e.gateway !== undefined && e.type === undefined && (e.dst?.includes('/') ?? false);
+    this.#deps.host.monitor(
+      ['link', 'address', 'neighbour', 'route', 'fdb'],
+      {
+        onEvent: (event) => {
+          const deviceGone = event.object === 'link' && event.deleted && ours(event.dev);
+          // While a change is already noted, only a deleted device still matters (our own batches bring thousands of events).
+          if ((this.#kernelChanged && !deviceGone) || !(ours(event.dev) || isDirectRoute(event))) return;
+          this.#kernelChanged = true;
+          if (deviceGone) this.#repairSoon();
+        },
+        onStop: () => {
+          this.#watching = false;
+          this.#kernelChanged = true;
+        },
+      },
+      this.#monitorStop.signal,
+    );
+    this.#watching = true;
   }
 
   #repairSoon(): void {

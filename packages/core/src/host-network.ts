@@ -68,6 +68,50 @@ export interface LinkEntry {
   readonly vxlan?: { readonly vni: number; readonly local?: string | undefined; readonly dev?: string | undefined; readonly port: number; readonly learning: boolean; readonly gbp: boolean } | undefined;
 }
 
+/** An address of a link as `ip -j addr show` lists it, with what flannel's address choice looks at. */
+export interface LinkAddress {
+  readonly family: 4 | 6;
+  readonly address: string;
+  readonly prefixLength: number;
+  /** `global`, `link` or `host`. */
+  readonly scope: string;
+  readonly deprecated: boolean;
+  readonly temporary: boolean;
+  readonly dynamic: boolean;
+}
+
+/** A link with its addresses, from one read of every link (`ip -j -d addr show`). */
+export interface LinkDetail extends LinkEntry {
+  /** Carrier present (LOWER_UP), or a device without carrier notion (loopback). */
+  readonly lowerUp: boolean;
+  /** The bridge this link is a port of. */
+  readonly master?: string | undefined;
+  readonly addresses: readonly LinkAddress[];
+}
+
+/** What a kernel monitor can watch: `ip monitor` objects, plus the FDB (`bridge monitor fdb`). */
+export type KernelObject = 'link' | 'address' | 'neighbour' | 'route' | 'fdb';
+
+/** One change the kernel announced (a line of `ip monitor` / `bridge monitor`), reduced to what callers match on. */
+export interface KernelEvent {
+  readonly object: KernelObject;
+  readonly deleted: boolean;
+  /** The device the change is about, when it names one. */
+  readonly dev: string | undefined;
+  /** Route events: the destination (`10.1.31.0/24`, `10.1.31.5`, `default`). */
+  readonly dst?: string | undefined;
+  /** Route events: the gateway (`via`). */
+  readonly gateway?: string | undefined;
+  /** Route events: the type when not unicast (`local`, `broadcast`, `blackhole`, ...). */
+  readonly type?: string | undefined;
+}
+
+export interface KernelMonitorHandlers {
+  onEvent(event: KernelEvent): void;
+  /** The monitor ended (or could not start) before its signal aborted: changes may be missed from now on. */
+  onStop(): void;
+}
+
 export interface NeighbourEntry {
   readonly address: string;
   readonly lladdr?: string | undefined;
@@ -98,12 +142,20 @@ export function routeChangesOutside(changes: readonly HostChange[], networks: re
 export interface HostNetwork {
   /** Applies the changes in order, batched; throws HostCommandError listing every line that failed. */
   apply(changes: readonly HostChange[]): Promise<void>;
-  /** Routes of the main table; `type` reads only routes of that type (e.g. the blackhole routes, not every peer's). */
-  routes(filter?: { readonly dev?: string; readonly family?: 4 | 6; readonly type?: 'blackhole' }): Promise<RouteEntry[]>;
+  /** Routes of the main table; `type` reads only routes of that type (e.g. the blackhole routes, not every peer's);
+   *  `dst` only the routes to exactly that destination (`default`). */
+  routes(filter?: { readonly dev?: string; readonly family?: 4 | 6; readonly type?: 'blackhole'; readonly dst?: string }): Promise<RouteEntry[]>;
   addresses(dev: string): Promise<AddressEntry[]>;
   link(name: string): Promise<LinkEntry | undefined>;
+  /** Every link of the namespace with its addresses, in one read. */
+  links(): Promise<LinkDetail[]>;
   neighbours(dev: string, family?: 4 | 6): Promise<NeighbourEntry[]>;
   fdb(dev: string): Promise<FdbEntry[]>;
   /** The route the kernel would use to reach `address` (`ip route get`). */
   routeTo(address: string): Promise<RouteEntry | undefined>;
+  /**
+   * Watches the kernel for changes to `objects` until `signal` aborts, handing each to `handlers.onEvent`; calls
+   * `handlers.onStop` once if the watch ends on its own (it is not restarted: the caller decides what that means).
+   */
+  monitor(objects: readonly KernelObject[], handlers: KernelMonitorHandlers, signal: AbortSignal): void;
 }

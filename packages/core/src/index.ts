@@ -30,7 +30,7 @@ export { createLineLogger, silentLogger, LOG_LEVELS } from './logger.js';
 export type { Logger, LogLevel, LogFields, LineLoggerOptions } from './logger.js';
 export type { Backend, BackendDeps, BackendFactory, BackendRegistration, ExternalInterface } from './backend.js';
 export { routeChangesOutside } from './host-network.js';
-export type { HostChange, HostNetwork, RouteEntry, AddressEntry, LinkEntry, NeighbourEntry, FdbEntry } from './host-network.js';
+export type { HostChange, HostNetwork, RouteEntry, AddressEntry, LinkEntry, LinkDetail, LinkAddress, KernelObject, KernelEvent, KernelMonitorHandlers, NeighbourEntry, FdbEntry } from './host-network.js';
 export { renderHelp, renderManPage, versionLine } from './help.js';
 export type { HelpDocument, HelpSection, HelpOption } from './help.js';
 export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, endpointProblem } from './etcd-endpoint.js';

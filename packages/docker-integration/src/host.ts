@@ -1,11 +1,13 @@
 /**
  * Everything setupDocker reads from or does to the host, behind one interface so the flow is tested with a fake:
- * routes and docker0 (`ip -j`), dockerd's command line (/proc), systemd, and the restart itself.
+ * routes and docker0 (through HostNetwork, @flannel-ts/host-net: the one way to the kernel), dockerd's command
+ * line (/proc), systemd (`systemctl`), and the restart itself.
  */
 import { execFile } from 'node:child_process';
 import { access, readFile, readdir } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { HostCommandError } from '@flannel-ts/core';
+import { HostCommandError, type HostNetwork } from '@flannel-ts/core';
+import { createHostNetwork } from '@flannel-ts/host-net';
 import type { RouteInfo } from './routes.js';
 
 export interface BridgeAddress {
@@ -54,7 +56,9 @@ export interface DockerHostOps {
 export type CommandRunner = (command: string, args: readonly string[], options: { timeoutMs: number }) => Promise<string>;
 
 export interface HostOpsOptions {
-  /** Runs a command; default execFile. Tests wrap it to run inside a network namespace. */
+  /** Routes, links and addresses; default the host's own (createHostNetwork()). */
+  readonly network?: HostNetwork;
+  /** Runs systemctl and the restart command; default execFile. Tests wrap it to run inside a network namespace. */
   readonly run?: CommandRunner;
   readonly procRoot?: string;
   readonly systemdDir?: string;
@@ -70,12 +74,12 @@ export const runCommand: CommandRunner = (command, args, { timeoutMs }) =>
     });
   });
 
-const IP_TIMEOUT_MS = 10_000;
+const SYSTEMCTL_TIMEOUT_MS = 10_000;
 
 export function createHostOps(options: HostOpsOptions = {}): DockerHostOps {
   const run = options.run ?? runCommand;
+  const network = options.network ?? createHostNetwork();
   const proc = options.procRoot ?? '/proc';
-  const ip = async <T>(args: readonly string[]): Promise<T> => JSON.parse((await run('ip', ['-j', ...args], { timeoutMs: IP_TIMEOUT_MS })) || '[]') as T;
 
   const commandLine = async (pid: number): Promise<string[] | undefined> => {
     try {
@@ -90,33 +94,24 @@ export function createHostOps(options: HostOpsOptions = {}): DockerHostOps {
 
   return {
     async routes() {
-      return ip<RouteInfo[]>(['-4', 'route', 'show']);
+      return network.routes({ family: 4 });
     },
     async bridge(name) {
-      let links: Array<{ ifname: string; mtu: number; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>;
-      try {
-        links = await ip(['addr', 'show', 'dev', name]);
-      } catch (err) {
-        if (err instanceof HostCommandError && /does not exist|Cannot find device/i.test(err.stderr)) return undefined;
-        throw err;
-      }
-      const link = links[0];
+      const links = await network.links();
+      const link = links.find((l) => l.name === name);
       if (!link) return undefined;
-      const ports = await ip<unknown[]>(['link', 'show', 'master', name]);
       return {
-        name: link.ifname,
+        name: link.name,
         mtu: link.mtu,
-        addresses: (link.addr_info ?? [])
-          .filter((a) => a.family === 'inet' || a.family === 'inet6')
-          .map((a) => ({ family: a.family === 'inet' ? 4 : 6, cidr: `${a.local}/${a.prefixlen}` }) as const),
-        ports: ports.length,
+        addresses: link.addresses.map((a) => ({ family: a.family, cidr: `${a.address}/${a.prefixLength}` })),
+        ports: links.filter((l) => l.master === name).length,
       };
     },
     async deleteAddress(device, cidr) {
-      await run('ip', ['addr', 'del', cidr, 'dev', device], { timeoutMs: IP_TIMEOUT_MS });
+      await network.apply([{ kind: 'address', action: 'delete', dev: device, cidr }]);
     },
     async setMtu(device, mtu) {
-      await run('ip', ['link', 'set', 'dev', device, 'mtu', String(mtu)], { timeoutMs: IP_TIMEOUT_MS });
+      await network.apply([{ kind: 'link', name: device, mtu }]);
     },
     async runningDockerd(pidfile) {
       let pid: number;
@@ -140,7 +135,7 @@ export function createHostOps(options: HostOpsOptions = {}): DockerHostOps {
     },
     async unitExecStart(unit) {
       try {
-        const text = await run('systemctl', ['show', '--property=ExecStart', '--value', unit], { timeoutMs: IP_TIMEOUT_MS });
+        const text = await run('systemctl', ['show', '--property=ExecStart', '--value', unit], { timeoutMs: SYSTEMCTL_TIMEOUT_MS });
         // `{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// $DOCKER_OPTS ; ignore_errors=no ; ... }`
         const argv = /argv\[\]=([^;]*)/.exec(text)?.[1]?.trim();
         return argv || undefined;

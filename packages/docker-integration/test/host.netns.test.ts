@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IpNet } from '@flannel-ts/core';
+import { createHostNetwork } from '@flannel-ts/host-net';
 import { createNetns, createTempDir, type Netns, type TempDir } from '@flannel-ts/testkit';
 import { createHostOps, findConflictingRoutes, runCommand, type DockerHostOps } from '../src/index.js';
 
@@ -17,6 +18,7 @@ beforeAll(async () => {
   ns = await createNetns();
   dir = await createTempDir('docker-host-test-');
   host = createHostOps({
+    network: createHostNetwork({ netns: ns.name }),
     run: (command, args, options) => runCommand('ip', ['netns', 'exec', ns.name, command, ...args], options),
     procRoot: join(dir.path, 'proc'),
     systemdDir: join(dir.path, 'run-systemd-system'),

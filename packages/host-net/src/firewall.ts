@@ -7,12 +7,8 @@
  * binaries (quirk 19); the other mode's leftovers are removed from the right tables (quirk 9); old rules after a
  * network or subnet change vanish with the chain flush (flannel deletes them one by one).
  */
-import { spawn } from 'node:child_process';
 import { HostCommandError, type IpFamily, type IpNet, type Logger } from '@flannel-ts/core';
-import { runDirect, type CommandRunner } from './command-runner.js';
-
-/** How a firewall reads state (iptables-save, nft list): through a CommandRunner when one is given. */
-type ReadCommand = CommandRunner['run'];
+import { COMMAND_NOT_FOUND, createProcessRunner, type CommandRunner } from './command-runner.js';
 
 export interface FirewallFamily {
   readonly family: IpFamily;
@@ -116,30 +112,8 @@ export function nftablesScript(plan: FirewallPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(command: string, args: readonly string[], input?: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', (err) => resolve({ code: 127, stdout, stderr: err.message }));
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-    if (child.stdin) {
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(input);
-    }
-  });
-}
-
-async function must(command: string, args: readonly string[], input?: string): Promise<string> {
-  const result = await exec(command, args, input);
+async function must(runner: CommandRunner, command: string, args: readonly string[], input?: string): Promise<string> {
+  const result = await runner.run(command, args, input === undefined ? {} : { input });
   if (result.code !== 0) {
     throw new HostCommandError(`${command} ${args.join(' ')}`, result.code, result.stderr, `${command} ${args.join(' ')} failed: ${result.stderr.trim() || `exit ${result.code}`}`);
   }
@@ -153,9 +127,9 @@ const iptablesFor = (family: IpFamily) => (family === 4 ? 'iptables' : 'ip6table
  * `iptables-save -t TABLE`: a check every --iptables-resync seconds then costs one process per table, not one per
  * chain. A table that does not exist reads as no chains.
  */
-async function readTable(read: ReadCommand, family: IpFamily, table: 'nat' | 'filter'): Promise<Map<string, string[]>> {
+async function readTable(runner: CommandRunner, family: IpFamily, table: 'nat' | 'filter'): Promise<Map<string, string[]>> {
   const chains = new Map<string, string[]>();
-  const result = await read(`${iptablesFor(family)}-save`, ['-t', table]);
+  const result = await runner.run(`${iptablesFor(family)}-save`, ['-t', table]);
   if (result.code !== 0) return chains;
   for (const line of result.stdout.split('\n')) {
     if (line.startsWith(':')) {
@@ -171,13 +145,12 @@ async function readTable(read: ReadCommand, family: IpFamily, table: 'nat' | 'fi
   return chains;
 }
 
-/** `runner` (optional) runs the reads: the periodic check then forks no process of ours. */
-export function createIptablesFirewall(plan: FirewallPlan, log: Logger, runner?: CommandRunner): Firewall {
-  const read: ReadCommand = runner ? (command, args) => runner.run(command, args) : runDirect;
+/** `runner` runs every command; a shell runner (createShellRunner) makes the periodic check fork no process of ours. */
+export function createIptablesFirewall(plan: FirewallPlan, log: Logger, runner: CommandRunner = createProcessRunner()): Firewall {
   // Only the tables the plan writes to are read.
   const readPlanTables = async (family: IpFamily) => ({
-    nat: plan.masquerade ? await readTable(read, family, 'nat') : new Map<string, string[]>(),
-    filter: plan.forward ? await readTable(read, family, 'filter') : new Map<string, string[]>(),
+    nat: plan.masquerade ? await readTable(runner, family, 'nat') : new Map<string, string[]>(),
+    filter: plan.forward ? await readTable(runner, family, 'filter') : new Map<string, string[]>(),
   });
   const jumpsIn = (tables: { nat: Map<string, string[]>; filter: Map<string, string[]> }) => ({
     masq: tables.nat.get('POSTROUTING')?.includes(MASQ_JUMP) ?? false,
@@ -188,7 +161,7 @@ export function createIptablesFirewall(plan: FirewallPlan, log: Logger, runner?:
     async apply() {
       for (const f of plan.families) {
         const payload = iptablesRestorePayload(f, plan, jumpsIn(await readPlanTables(f.family)));
-        if (payload) await must(`${iptablesFor(f.family)}-restore`, ['--noflush', '--wait'], payload);
+        if (payload) await must(runner, `${iptablesFor(f.family)}-restore`, ['--noflush', '--wait'], payload);
       }
     },
     async check() {
@@ -214,30 +187,29 @@ export function createIptablesFirewall(plan: FirewallPlan, log: Logger, runner?:
     },
     async removeOtherMode() {
       // One `nft list tables` instead of a failing delete per table in the usual case (nothing left behind).
-      const listed = await read('nft', ['list', 'tables']);
+      const listed = await runner.run('nft', ['list', 'tables']);
       const present = listed.code === 0 ? listed.stdout.split('\n').map((line) => line.replace(/^table /, '').trim()) : ['ip flannel-ipv4', 'ip6 flannel-ipv6'];
       for (const table of ['ip flannel-ipv4', 'ip6 flannel-ipv6'].filter((t) => present.includes(t))) {
-        const result = await exec('nft', ['delete', 'table', ...table.split(' ')]);
+        const result = await runner.run('nft', ['delete', 'table', ...table.split(' ')]);
         if (result.code === 0) log.info('removed nftables table left by the nftables mode', { table });
       }
     },
   };
 }
 
-/** `runner` (optional) runs the reads: the periodic check then forks no process of ours. */
-export function createNftablesFirewall(plan: FirewallPlan, log: Logger, runner?: CommandRunner): Firewall {
-  const read: ReadCommand = runner ? (command, args) => runner.run(command, args) : runDirect;
+/** `runner` runs every command; a shell runner (createShellRunner) makes the periodic check fork no process of ours. */
+export function createNftablesFirewall(plan: FirewallPlan, log: Logger, runner: CommandRunner = createProcessRunner()): Firewall {
   return {
     mode: 'nftables',
     async apply() {
       if (plan.families.length === 0 || (!plan.masquerade && !plan.forward)) return;
-      await must('nft', ['-f', '-'], nftablesScript(plan));
+      await must(runner, 'nft', ['-f', '-'], nftablesScript(plan));
     },
     async check() {
       const problems: string[] = [];
       for (const f of plan.families) {
         const table = f.family === 4 ? ['ip', 'flannel-ipv4'] : ['ip6', 'flannel-ipv6'];
-        const result = await read('nft', ['list', 'table', ...table]);
+        const result = await runner.run('nft', ['list', 'table', ...table]);
         if (result.code !== 0) {
           problems.push(`nft table ${table.join(' ')} missing`);
           continue;
@@ -262,15 +234,48 @@ export function createNftablesFirewall(plan: FirewallPlan, log: Logger, runner?:
           ['nat', 'FLANNEL-POSTRTG', MASQ_JUMP],
           ['filter', 'FLANNEL-FWD', FWD_JUMP],
         ] as const) {
-          const chains = await readTable(read, family, table);
+          const chains = await readTable(runner, family, table);
           const hasJump = chains.get(table === 'nat' ? 'POSTROUTING' : 'FORWARD')?.includes(jump) ?? false;
           if (!hasJump && !chains.has(chain)) continue;
-          const deleted = hasJump ? await exec(tool, ['-w', '-t', table, ...jump.replace(/^-A /, '-D ').match(/"[^"]*"|\S+/g)!.map((t) => t.replace(/^"|"$/g, ''))]) : { code: 1 };
-          await exec(tool, ['-w', '-t', table, '-F', chain]);
-          const removed = await exec(tool, ['-w', '-t', table, '-X', chain]);
+          const deleted = hasJump ? await runner.run(tool, ['-w', '-t', table, ...jump.replace(/^-A /, '-D ').match(/"[^"]*"|\S+/g)!.map((t) => t.replace(/^"|"$/g, ''))]) : { code: 1 };
+          await runner.run(tool, ['-w', '-t', table, '-F', chain]);
+          const removed = await runner.run(tool, ['-w', '-t', table, '-X', chain]);
           if (deleted.code === 0 || removed.code === 0) log.info('removed iptables rules left by the iptables mode', { tool, table, chain });
         }
       }
     },
   };
+}
+
+/** go-iptables' HasRandomFully: iptables 1.6.2 or newer, read from `iptables --version` (`iptables v1.8.7 (nf_tables)`). */
+export function versionHasRandomFully(versionText: string): boolean {
+  const match = /v(\d+)\.(\d+)\.(\d+)/.exec(versionText);
+  if (!match) return false;
+  const [major, minor, patch] = match.slice(1).map(Number) as [number, number, number];
+  return major > 1 || (major === 1 && (minor > 6 || (minor === 6 && patch >= 2)));
+}
+
+/** Whether this host's iptables takes `--random-fully`; false when iptables is missing or says no version. */
+export async function iptablesHasRandomFully(runner: CommandRunner = createProcessRunner()): Promise<boolean> {
+  const result = await runner.run('iptables', ['--version']);
+  return result.code === 0 && versionHasRandomFully(result.stdout);
+}
+
+/** Every rule of the nat and filter tables, as `iptables -S` lists them, for a report (flannelctl doctor). */
+export interface IptablesDump {
+  /** `iptables -t <table> -S` lines, or undefined when they could not be read. */
+  readonly nat: string[] | undefined;
+  readonly filter: string[] | undefined;
+  /** Why the rules could not be read (binary missing, permission denied). */
+  readonly error: string | undefined;
+}
+
+/** Reads the nat and filter rules of one family (`iptables -w 5 -t TABLE -S`); never throws. */
+export async function readIptablesRules(family: IpFamily, runner: CommandRunner = createProcessRunner()): Promise<IptablesDump> {
+  const binary = iptablesFor(family);
+  const [nat, filter] = await Promise.all([runner.run(binary, ['-w', '5', '-t', 'nat', '-S'], { timeoutMs: 10_000 }), runner.run(binary, ['-w', '5', '-t', 'filter', '-S'], { timeoutMs: 10_000 })]);
+  if (nat.code === COMMAND_NOT_FOUND) return { nat: undefined, filter: undefined, error: `${binary} is not installed` };
+  const lines = (out: { code: number | null; stdout: string }) => (out.code === 0 ? out.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : undefined);
+  const error = nat.code !== 0 ? nat.stderr.trim() : filter.code !== 0 ? filter.stderr.trim() : undefined;
+  return { nat: lines(nat), filter: lines(filter), error: error || undefined };
 }

@@ -1,6 +1,15 @@
 export { createHostNetwork, ipBatchLine, bridgeBatchLine } from './iproute2.js';
 export type { IpRoute2Options } from './iproute2.js';
-export { createIptablesFirewall, createNftablesFirewall, masqueradeRules, forwardRules, iptablesRestorePayload, nftablesScript } from './firewall.js';
-export type { Firewall, FirewallPlan, FirewallFamily } from './firewall.js';
-export { createCommandRunner } from './command-runner.js';
-export type { CommandRunner, CommandResult } from './command-runner.js';
+export {
+  createIptablesFirewall,
+  createNftablesFirewall,
+  masqueradeRules,
+  forwardRules,
+  iptablesRestorePayload,
+  nftablesScript,
+  iptablesHasRandomFully,
+  readIptablesRules,
+} from './firewall.js';
+export type { Firewall, FirewallPlan, FirewallFamily, IptablesDump } from './firewall.js';
+export { createProcessRunner, createShellRunner, COMMAND_NOT_FOUND } from './command-runner.js';
+export type { CommandRunner, CommandResult, RunOptions } from './command-runner.js';

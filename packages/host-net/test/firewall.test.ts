@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { IpNet } from '@flannel-ts/core';
-import { forwardRules, iptablesRestorePayload, masqueradeRules, nftablesScript, type FirewallPlan } from '../src/index.js';
+import { createProcessRunner, type CommandRunner } from '../src/command-runner.js';
+import { versionHasRandomFully } from '../src/firewall.js';
+import { forwardRules, iptablesHasRandomFully, iptablesRestorePayload, masqueradeRules, nftablesScript, readIptablesRules, type FirewallPlan } from '../src/index.js';
 
 const v4 = { family: 4 as const, network: IpNet.parse('10.244.0.0/16')!, subnet: IpNet.parse('10.244.1.0/24')! };
 const v6 = { family: 6 as const, network: IpNet.parse('fc00:0:0:100::/56')!, subnet: IpNet.parse('fc00:0:0:101::/64')! };
@@ -45,5 +47,23 @@ describe('nftables script', () => {
     expect(script).toContain('add rule ip flannel-ipv4 postrtg meta mark & 0x4000 == 0x4000 return');
     expect(script).toContain('add rule ip6 flannel-ipv6 postrtg ip6 saddr fc00:0:0:100::/56 ip6 daddr != ff00::/8 masquerade fully-random');
     expect(script).toContain('flush chain ip6 flannel-ipv6 forward');
+  });
+});
+
+describe('tool versions', () => {
+  it('take --random-fully from iptables 1.6.2 on (go-iptables HasRandomFully)', () => {
+    expect(versionHasRandomFully('iptables v1.8.7 (nf_tables)\n')).toBe(true);
+    expect(versionHasRandomFully('iptables v1.6.2')).toBe(true);
+    expect(versionHasRandomFully('iptables v1.6.1')).toBe(false);
+    expect(versionHasRandomFully('iptables v2.0.0')).toBe(true);
+    expect(versionHasRandomFully('')).toBe(false);
+  });
+
+  it('say no when iptables is not there', async () => {
+    const real = createProcessRunner();
+    // The real runner, looking for the tools where they are not.
+    const elsewhere: CommandRunner = { run: (command: string, args: readonly string[]) => real.run(`/nonexistent/${command}`, args), stream: real.stream };
+    expect(await iptablesHasRandomFully(elsewhere)).toBe(false);
+    expect(await readIptablesRules(4, elsewhere)).toEqual({ nat: undefined, filter: undefined, error: 'iptables is not installed' });
   });
 });

@@ -159,7 +159,7 @@ export async function doctor(args: DoctorArgs, ctx: CommandContext): Promise<num
   const [store, envRead, links, readyz, defaultRoute] = await Promise.all([
     readStore(ctx, args.etcdTimeoutMs),
     readEnvFile(subnetFile),
-    readLinks(),
+    readLinks(host),
     url === undefined ? Promise.resolve(undefined) : httpGet(`${url}/readyz`, HEALTH_TIMEOUT_MS),
     host.routes({ family: 4 }).then((routes) => routes.find((r) => r.dst === 'default'), () => undefined),
   ]);

@@ -1,41 +1,15 @@
 /**
- * What doctor reads from the host it runs on, beyond HostNetwork (routes, neighbours, FDB): every link with its
- * addresses (`ip -j -d addr show`), ICMP probes (`ping`), the firewall (`iptables -S`), flanneld's health endpoint,
- * and the flanneld process itself. Nothing here throws for an answer it does not like: callers turn answers into
- * findings.
+ * What doctor reads from the host it runs on, beyond HostNetwork's tables (routes, neighbours, FDB): every link with
+ * its addresses and the firewall (both read through @flannel-ts/host-net, the one way to the kernel), ICMP probes
+ * (`ping`, through host-net's command runner), flanneld's health endpoint, and the flanneld process itself (/proc).
+ * Nothing here throws for an answer it does not like: callers turn answers into findings.
  */
-import { spawn } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { request } from 'node:http';
-import { errorMessage, type IpFamily } from '@flannel-ts/core';
+import { errorMessage, type HostNetwork, type IpFamily } from '@flannel-ts/core';
+import { COMMAND_NOT_FOUND, createProcessRunner, readIptablesRules, type CommandRunner, type IptablesDump } from '@flannel-ts/host-net';
 
-export interface CommandOutput {
-  /** Exit code; null when the command could not start (`missing`) or was killed at the timeout. */
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** The program is not installed. */
-  readonly missing: boolean;
-}
-
-export function runCommand(command: string, args: readonly string[], timeoutMs = 10_000): Promise<CommandOutput> {
-  return new Promise((resolve) => {
-    const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve({ code: null, stdout, stderr: stderr || err.message, missing: err.code === 'ENOENT' });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, missing: false });
-    });
-  });
-}
+export type { IptablesDump };
 
 export interface LinkAddress {
   readonly family: IpFamily;
@@ -57,40 +31,21 @@ export interface HostLink {
   readonly vxlan?: { readonly vni: number; readonly local: string | undefined; readonly dev: string | undefined; readonly port: number } | undefined;
 }
 
-interface IpAddrJson {
-  ifindex: number;
-  ifname: string;
-  mtu: number;
-  flags?: string[];
-  address?: string;
-  linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; link?: string | number; port?: number } };
-  addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
-}
-
-/** Every link of this network namespace with its addresses. */
-export async function readLinks(): Promise<HostLink[]> {
-  const result = await runCommand('ip', ['-j', '-d', 'addr', 'show']);
-  if (result.code !== 0) throw new Error(`ip -j -d addr show failed: ${result.stderr.trim()}`);
-  const rows = JSON.parse(result.stdout || '[]') as IpAddrJson[];
-  const byIndex = new Map(rows.map((r) => [r.ifindex, r.ifname]));
-  return rows.map((row): HostLink => {
-    const data = row.linkinfo?.info_data;
-    const flags = row.flags ?? [];
-    const underlay = typeof data?.link === 'string' ? data.link : typeof data?.link === 'number' ? byIndex.get(data.link) : undefined;
-    return {
-      name: row.ifname,
-      index: row.ifindex,
-      mtu: row.mtu,
-      up: flags.includes('UP'),
-      lowerUp: flags.includes('LOWER_UP') || flags.includes('LOOPBACK'),
-      kind: row.linkinfo?.info_kind,
-      mac: row.address,
-      addresses: (row.addr_info ?? [])
-        .filter((a) => a.family === 'inet' || a.family === 'inet6')
-        .map((a) => ({ family: a.family === 'inet' ? 4 : 6, address: a.local, prefixLength: a.prefixlen })),
-      vxlan: row.linkinfo?.info_kind === 'vxlan' && data ? { vni: data.id ?? 0, local: data.local, dev: underlay, port: data.port ?? 0 } : undefined,
-    };
-  });
+/** Every link of this network namespace with its addresses (host.links: one `ip -j -d addr show`). */
+export async function readLinks(host: Pick<HostNetwork, 'links'>): Promise<HostLink[]> {
+  return (await host.links()).map(
+    (link): HostLink => ({
+      name: link.name,
+      index: link.index,
+      mtu: link.mtu,
+      up: link.up,
+      lowerUp: link.lowerUp,
+      kind: link.kind,
+      mac: link.address,
+      addresses: link.addresses.map((a) => ({ family: a.family, address: a.address, prefixLength: a.prefixLength })),
+      vxlan: link.vxlan ? { vni: link.vxlan.vni, local: link.vxlan.local, dev: link.vxlan.dev, port: link.vxlan.port } : undefined,
+    }),
+  );
 }
 
 export interface PingResult {
@@ -103,17 +58,21 @@ export interface PingResult {
 }
 
 /** One ICMP echo with a deadline; `size` and `dontFragment` test the path MTU. */
-export async function ping(address: string, options: { readonly timeoutMs: number; readonly size?: number; readonly dontFragment?: boolean }): Promise<PingResult> {
+export async function ping(
+  address: string,
+  options: { readonly timeoutMs: number; readonly size?: number; readonly dontFragment?: boolean },
+  runner: CommandRunner = createProcessRunner(),
+): Promise<PingResult> {
   const family = address.includes(':') ? '-6' : '-4';
   const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
   const args = [family, '-n', '-c', '1', '-W', String(seconds)];
   if (options.size !== undefined) args.push('-s', String(options.size));
   if (options.dontFragment) args.push('-M', 'do');
-  const result = await runCommand('ping', [...args, address], options.timeoutMs + 2000);
+  const result = await runner.run('ping', [...args, address], { timeoutMs: options.timeoutMs + 2000 });
   const rtt = /time[=<]([\d.]+) ?ms/.exec(result.stdout);
   const answered = result.code === 0;
   const detail = answered ? '' : (result.stderr.trim().split('\n').at(-1) ?? '') || 'no answer';
-  return { answered, missing: result.missing, rttMs: rtt ? Number(rtt[1]) : undefined, detail };
+  return { answered, missing: result.code === COMMAND_NOT_FOUND, rttMs: rtt ? Number(rtt[1]) : undefined, detail };
 }
 
 export interface HttpAnswer {
@@ -232,19 +191,7 @@ export function flanneldFlagAll(proc: ProcessInfo, flag: string): string[] {
   return values.length > 0 ? values : fromEnv ? [fromEnv] : [];
 }
 
-export interface IptablesDump {
-  /** `iptables -t <table> -S` lines, or undefined when the binary is missing. */
-  readonly nat: string[] | undefined;
-  readonly filter: string[] | undefined;
-  /** Why the rules could not be read (binary missing, permission denied). */
-  readonly error: string | undefined;
-}
-
-export async function readIptables(family: IpFamily): Promise<IptablesDump> {
-  const binary = family === 4 ? 'iptables' : 'ip6tables';
-  const [nat, filter] = await Promise.all([runCommand(binary, ['-w', '5', '-t', 'nat', '-S']), runCommand(binary, ['-w', '5', '-t', 'filter', '-S'])]);
-  if (nat.missing) return { nat: undefined, filter: undefined, error: `${binary} is not installed` };
-  const lines = (out: CommandOutput) => (out.code === 0 ? out.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : undefined);
-  const error = nat.code !== 0 ? nat.stderr.trim() : filter.code !== 0 ? filter.stderr.trim() : undefined;
-  return { nat: lines(nat), filter: lines(filter), error: error || undefined };
+/** The nat and filter rules of one family (`iptables -S`), read through host-net. */
+export function readIptables(family: IpFamily): Promise<IptablesDump> {
+  return readIptablesRules(family);
 }

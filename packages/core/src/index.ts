@@ -24,6 +24,7 @@ export { PeerLeaseSet } from './peer-leases.js';
 export type { PeerUpdate } from './peer-leases.js';
 export { admitLeases, checkLease, compareLeaseAge, vtepMacText, REJECTION_REASONS } from './admission.js';
 export type { AdmissionContext, AdmissionResult, Rejection, RejectionReason, RejectedLease } from './admission.js';
+export { publicAddressesOf, leasesNamingAddresses, sharedPublicAddresses } from './public-ip.js';
 export { normalizeMac, macProblem } from './mac.js';
 export { printable, hasUnsafeCharacters } from './printable.js';
 export { createLineLogger, silentLogger, LOG_LEVELS } from './logger.js';

@@ -4,8 +4,8 @@
  * - One queue for the backend. Every call the daemon makes into the backend after start (each batch, the first
  *   reconcile, the periodic and fall-back resyncs, attach after a re-acquire) runs through the peer watch's
  *   delivery queue (lease-manager's PeerDelivery), one at a time: no `apply` overlaps a `resync` or an `attach`,
- *   whatever the backend. Backends that repair on their own (vxlan, after its device is deleted) serialise that
- *   repair with the calls they are given (their own queue), so it cannot interleave with an apply either.
+ *   whatever the backend. Backends that repair on their own (vxlan, after its device is deleted) queue that
+ *   repair behind the calls they are given (core's SerialQueue), so it cannot interleave with an apply either.
  * - The first listing is the whole peer set: it is reconciled in one pass (removing entries of peers that left
  *   while flanneld was down), not applied as a batch. A batch that fails is repaired by a full resync, queued
  *   behind it.

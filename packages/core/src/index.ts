@@ -36,4 +36,5 @@ export { renderHelp, renderManPage, versionLine } from './help.js';
 export type { HelpDocument, HelpSection, HelpOption } from './help.js';
 export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, endpointProblem } from './etcd-endpoint.js';
 export { waitProgress } from './wait-progress.js';
+export { SerialQueue } from './serial-queue.js';
 export type { WaitProgress } from './wait-progress.js';

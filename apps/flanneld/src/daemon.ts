@@ -18,7 +18,6 @@ import {
   type ExternalInterface,
   type Lease,
   type LeaseAttrs,
-  type LeaseBatch,
   type Logger,
   type NetworkConfig,
 } from '@flannel-ts/core';
@@ -30,6 +29,7 @@ import { checkWritable, readSubnetEnv, writeSubnetEnv, type SubnetEnvFile } from
 import { BACKENDS, checkBackendConfig } from '@flannel-ts/backends';
 import { createBlackholeRoutes } from './blackhole.js';
 import { findExternalInterface } from './external-interface.js';
+import { startPeerStep } from './peer-step.js';
 import { startHealthServer, type Readiness } from './health.js';
 import type { FlanneldOptions } from './options.js';
 
@@ -173,104 +173,29 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   state.subnetEnvWritten = true;
 
   state.phase = 'watching peers';
-  // Set once the first listing arrived; a failed batch is then repaired by a full resync.
-  let resyncNow: (() => Promise<void>) | undefined;
-  let reconciled = false;
-  /** A full reconcile of the backend with `all` peers; a failure is counted and retried at the next period. */
-  const reconcileWith = async (all: readonly Lease[]) => {
-    try {
-      await backend.resync(all);
-      state.peersProgrammed = all.length;
-    } catch (err) {
-      metrics.programmingErrors.inc();
-      log.warn('reconciling peers failed, retrying at the next period', { reason: errorMessage(err) });
-    }
-  };
-  let conflictKey: string | undefined;
-  const peerLines = lineBudget(200, 10_000);
-  const changedSummary = summaryEvery(10_000, (added, removed) => log.info('peers changed', { added, removed }));
-  await using peers = manager.watchPeers({ config, own: lease, ownPublicIPs: [attrs.publicIP, attrs.publicIPv6] }, {
-    signal,
-    initial: listing,
-    onAdmission: (update) => {
-      for (const { lease: rejected, rejection } of update.rejected) {
-        metrics.rejections.inc({ reason: rejection.reason });
-        // A peer lease naming this host's address: another host is configured with it (or spoofs it).
-        if (rejection.reason === 'own-public-ip') {
-          conflictKey = rejected.key;
-          state.conflict = `duplicate public IP: lease ${rejected.key} also claims ${attrs.publicIP}`;
-          log.error('duplicate public IP: another lease claims this host\'s address', { subnet: rejected.key, publicIP: attrs.publicIP, fix: 'give each host its own --public-ip (or interface address)' });
-        }
-      }
-      // The conflict ends when the other lease goes away or stops naming this host.
-      if (conflictKey !== undefined && update.cleared.some((cleared) => cleared.key === conflictKey)) {
-        log.info('duplicate public IP resolved', { subnet: conflictKey });
-        state.conflict = undefined;
-        conflictKey = undefined;
-      }
-    },
-    onBatch: async (batch) => {
-      // One line per peer while changes are few; a summary for a large listing or for churn (thousands of events
-      // a second would otherwise flood the log and cost more than programming them).
-      const perPeer = batch.length <= 20 && peerLines.take(batch.length);
-      const detail = perPeer ? log.info.bind(log) : log.debug.bind(log);
-      for (const event of batch) detail(event.type === 'added' ? 'peer added' : 'peer removed', { subnet: event.lease.key, publicIP: event.lease.attrs.publicIP });
-      if (!reconciled) {
-        // The first listing is the whole peer set: reconcile the kernel with it in one pass (removing entries of
-        // peers that left while flanneld was down) instead of applying it as a batch and reconciling after.
-        reconciled = true;
-        // A first batch is all 'added': the whole set.
-        const all = batch.filter((event) => event.type === 'added').map((event) => event.lease);
-        log.info('peers listed', { peers: all.length });
-        await reconcileWith(all);
-        return;
-      }
-      if (!perPeer) changedSummary.add(batch, batch.length > 20);
-      try {
-        await backend.apply(batch);
-        state.peersProgrammed = peers.peers().length;
-      } catch (err) {
-        metrics.programmingErrors.inc();
-        log.warn('programming peers failed, reconciling', { reason: errorMessage(err) });
-        // Queued behind this batch (awaiting it here would wait for ourselves).
-        void resyncNow?.();
-      }
-    },
-  });
-  await peers.synced;
-  // Reconcile periodically too: repairs drift such as a deleted device or route.
-  // Runs between batches, never alongside one; batches resume after it with what changed meanwhile.
-  resyncNow = () => peers.reconcile(reconcileWith);
+  await using peers = await startPeerStep({ manager, backend, config, own: lease, attrs, listing, metrics, status: state, log, signal });
   metricsSources = {
     leaseExpiresAt: () => state.lease?.expiresAt,
-    peersKnown: () => peers.peers().length,
-    peersRejected: () => peers.rejected(),
+    peersKnown: () => peers.watch.peers().length,
+    peersRejected: () => peers.watch.rejected(),
     peersProgrammed: () => state.peersProgrammed,
     etcd: manager.connectivity,
     backend,
   };
-  // No peers at all: nothing was delivered, but leftovers of a previous run still need removing.
-  if (!reconciled) {
-    reconciled = true;
-    await resyncNow();
-  }
   state.peersSynced = true;
-  await using _resync = startPeriodic(deps.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS, resyncNow, signal);
+  // Reconcile periodically too: repairs drift such as a deleted device or route (between batches, never alongside).
+  await using _resync = startPeriodic(deps.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS, () => peers.resync(), signal);
 
   await using _keeper = manager.keepLease(lease, request, {
     // flannel renews `margin` minutes before expiry; a TTL shorter than the margin renews at half-life instead.
     renewMarginMs: Math.min(options.subnetLeaseRenewMargin * 60_000, (options.subnetLeaseTtl * 1000) / 2),
     retryMs: Math.min(60_000, (options.subnetLeaseTtl * 1000) / 10),
     signal,
-    onConflict: (current) => {
-      state.conflict = `duplicate public IP: another host took over lease ${current.key}`;
-    },
+    onConflict: (current) => peers.ownLeaseTakenOver(current),
     onLeaseChanged: async (current) => {
       const previousLease = state.lease;
       state.lease = current;
-      state.conflict = undefined;
-      peers.setOwn(current);
-      await backend.attach(current);
+      await peers.setOwn(current);
       await firewall.apply(current).catch((err: unknown) => log.error('firewall rules for the new lease failed', { reason: errorMessage(err) }));
       await blackhole.sync(current, previousLease);
       await writeEnv(current).catch((err: unknown) => log.error('writing subnet file failed', { reason: errorMessage(err) }));
@@ -287,7 +212,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   );
 
   state.phase = 'running';
-  log.info('flanneld is running', { subnet: lease.key, backend: backend.type, peers: peers.peers().length });
+  log.info('flanneld is running', { subnet: lease.key, backend: backend.type, peers: peers.watch.peers().length });
   if (deps.notifySocket && notifySystemd('READY=1', deps.notifySocket)) log.info('notified systemd: READY=1');
   deps.onReady?.(state);
   await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
@@ -436,41 +361,5 @@ async function setUpFirewall(config: NetworkConfig, options: FlanneldOptions, lo
       }
     },
     [Symbol.asyncDispose]: () => runner[Symbol.asyncDispose](),
-  };
-}
-
-/** At most `lines` log lines per `periodMs`: `take(n)` says whether n more fit in the current period. */
-function lineBudget(lines: number, periodMs: number): { take(n: number): boolean } {
-  let periodStart = 0;
-  let used = 0;
-  return {
-    take(n) {
-      const now = Date.now();
-      if (now - periodStart >= periodMs) {
-        periodStart = now;
-        used = 0;
-      }
-      if (used + n > lines) return false;
-      used += n;
-      return true;
-    },
-  };
-}
-
-/** Totals of peer changes logged at most once per `periodMs` (at once when `now` is asked, e.g. a large batch). */
-function summaryEvery(periodMs: number, write: (added: number, removed: number) => void): { add(batch: LeaseBatch, now: boolean): void } {
-  let last = 0;
-  let added = 0;
-  let removed = 0;
-  return {
-    add(batch, now) {
-      for (const event of batch) event.type === 'added' ? added++ : removed++;
-      const at = Date.now();
-      if (!now && at - last < periodMs) return;
-      last = at;
-      write(added, removed);
-      added = 0;
-      removed = 0;
-    },
   };
 }

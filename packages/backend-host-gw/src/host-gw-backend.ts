@@ -15,6 +15,7 @@ import {
   ConfigError,
   FlannelError,
   normalizeIP,
+  SerialQueue,
   subnetIdentity,
   type Backend,
   type BackendDeps,
@@ -80,7 +81,7 @@ class HostGwBackend implements Backend {
   /** The routes last sent to the kernel, by destination. */
   #planned = new Map<string, PlannedRoute>();
   /** apply, attach and resync run one at a time: each reads and replaces `#planned`. */
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   /** Leases already warned about, so a resync every 10 s does not repeat the warning. */
   readonly #warned = new Set<string>();
 
@@ -99,7 +100,7 @@ class HostGwBackend implements Backend {
   attach(own: Lease): Promise<void> {
     // Nothing to program for the own subnet (the container bridge routes it). A peer entry for the subnet this host
     // now holds (after a re-acquire) is dropped together with its route.
-    return this.#serial(async () => {
+    return this.#queue.run(async () => {
       this.#own = own;
       const ownId = subnetIdentity(own);
       const gone = [...this.#peers.values()].filter((lease) => subnetIdentity(lease) === ownId);
@@ -109,14 +110,14 @@ class HostGwBackend implements Backend {
   }
 
   apply(batch: LeaseBatch): Promise<void> {
-    return this.#serial(async () => {
+    return this.#queue.run(async () => {
       const ownId = this.#own && subnetIdentity(this.#own);
       await this.#program(batch.filter((event) => subnetIdentity(event.lease) !== ownId));
     });
   }
 
   resync(peers: readonly Lease[]): Promise<void> {
-    return this.#serial(async () => {
+    return this.#queue.run(async () => {
       const ownId = this.#own && subnetIdentity(this.#own);
       this.#peers.clear();
       for (const lease of peers) if (subnetIdentity(lease) !== ownId) this.#peers.set(lease.key, lease);
@@ -153,7 +154,7 @@ class HostGwBackend implements Backend {
 
   async [Symbol.asyncDispose](): Promise<void> {
     // Routes stay: a restarted flanneld finds them in place and traffic is not cut (flannel does the same).
-    await this.#queue;
+    await this.#queue.idle();
   }
 
   /**
@@ -202,11 +203,5 @@ class HostGwBackend implements Backend {
     if (this.#warned.has(id)) return;
     this.#warned.add(id);
     this.#log.warn(`ignoring peer without a public IPv${family ?? 4} address`, { subnet: lease.key });
-  }
-
-  #serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task);
-    this.#queue = run.catch(() => undefined);
-    return run;
   }
 }

@@ -16,7 +16,7 @@
  * about the devices (`ip monitor` for links, addresses, neighbours and routes, `bridge monitor` for the FDB), or
  * every FULL_RECONCILE_EVERY periods regardless. An idle host with 1000 peers then costs what one with none costs.
  */
-import { ConfigError, errorMessage, FlannelError, IpNet, sameLeaseAttrs, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type KernelEvent, type Lease, type LeaseBatch, type NetworkConfig } from '@flannel-ts/core';
+import { ConfigError, errorMessage, FlannelError, IpNet, sameLeaseAttrs, SerialQueue, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type KernelEvent, type Lease, type LeaseBatch, type NetworkConfig } from '@flannel-ts/core';
 import { parseVxlanConfig, type VxlanConfig } from './config.js';
 import { diffStates } from './diff.js';
 import { randomMac } from './mac.js';
@@ -72,8 +72,8 @@ class VxlanBackend implements Backend {
   #disposed = false;
   /** DirectRouting: whether a peer public IP is on the same L2 segment, as last asked (`ip route get`). */
   readonly #direct = new Map<string, boolean>();
-  /** apply, resync and repairs run one at a time: each reads and replaces the applied state. */
-  #queue: Promise<unknown> = Promise.resolve();
+  /** attach, apply, resync and the repair after a deleted device run one at a time: each reads and replaces the applied state. */
+  readonly #queue = new SerialQueue();
 
   constructor(config: VxlanConfig, deps: BackendDeps) {
     this.#config = config;
@@ -103,13 +103,15 @@ class VxlanBackend implements Backend {
     return { attrs, mtu: this.#mtu };
   }
 
-  async attach(own: Lease) {
-    for (const state of this.#families) {
-      const subnet = state.view.family === 4 ? own.subnet : own.ipv6Subnet;
-      if (!subnet) continue;
-      state.ownAddress = `${subnet.addressText()}/${state.view.family === 4 ? 32 : 128}`;
-      await this.#ensureAddress(state);
-    }
+  attach(own: Lease): Promise<void> {
+    return this.#queue.run(async () => {
+      for (const state of this.#families) {
+        const subnet = state.view.family === 4 ? own.subnet : own.ipv6Subnet;
+        if (!subnet) continue;
+        state.ownAddress = `${subnet.addressText()}/${state.view.family === 4 ? 32 : 128}`;
+        await this.#ensureAddress(state);
+      }
+    });
   }
 
   /**
@@ -118,7 +120,7 @@ class VxlanBackend implements Backend {
    * peer address not seen before is looked up). The periodic resync is what reads the kernel.
    */
   apply(batch: LeaseBatch): Promise<void> {
-    return this.#serial(async () => {
+    return this.#queue.run(async () => {
       const changes: HostChange[] = [];
       const added = batch.filter((e) => e.type === 'added').map((e) => e.lease);
       if (this.#config.directRouting) await this.#learnDirect(added);
@@ -133,7 +135,7 @@ class VxlanBackend implements Backend {
   }
 
   resync(peers: readonly Lease[]): Promise<void> {
-    return this.#serial(async () => {
+    return this.#queue.run(async () => {
       // Nothing changed in the leases nor (per ip/bridge monitor) in the kernel: skip the kernel read, except every
       // FULL_RECONCILE_EVERY-th period. A renewal replaces a lease object without changing what it programs.
       const samePeers = peers.length === this.#peers.size && peers.every((lease) => { const known = this.#peers.get(lease.key); return known === lease || (known !== undefined && sameLeaseAttrs(known.attrs, lease.attrs)); });
@@ -149,7 +151,7 @@ class VxlanBackend implements Backend {
     this.#disposed = true;
     this.#monitorStop.abort();
     await this.#repairing;
-    await this.#queue;
+    await this.#queue.idle();
   }
 
   /** The kernel changes for one family's part of a batch; updates the applied state to match. */
@@ -198,12 +200,6 @@ class VxlanBackend implements Backend {
         this.#direct.set(ip, route !== undefined && !route.gateway && route.dev === state.view.externalDevice);
       }
     }
-  }
-
-  #serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task);
-    this.#queue = run.catch(() => undefined);
-    return run;
   }
 
   /** Compares the kernel with the plan and repairs every difference, re-creating the device if it is gone. */
@@ -366,7 +362,8 @@ class VxlanBackend implements Backend {
     this.#repairing = (async () => {
       await new Promise((r) => setTimeout(r, 100));
       try {
-        await this.#serial(() => this.#reconcile());
+        // Queued like apply and resync: the repair never interleaves with a batch.
+        await this.#queue.run(() => this.#reconcile());
       } catch (err) {
         this.#deps.log.warn('repairing the vxlan device failed, retrying at the next reconcile', { reason: errorMessage(err) });
       } finally {

@@ -1,8 +1,7 @@
 /** The registry on etcd v3: flannel's keys and values exactly, with the etcd3 client kept inside. */
 import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import { encodeLeaseAttrs, type LeaseAttrs, type LeaseSubnets } from '@flannel-ts/core';
-import { RegistryBase, type EntryListing, type RegistryChange, type RegistryWatch, type StoredEntry, type TtlLeaseTiming, type WatchOptions, type WatchRange } from './registry.js';
-import { WatchStream } from './watch-stream.js';
+import { RegistryBase, WatchStream, type EntryListing, type RegistryChange, type RegistryWatch, type StoredEntry, type TtlLeaseTiming, type WatchOptions, type WatchRange } from './registry.js';
 
 function stored(kv: IKeyValue): StoredEntry {
   return { key: kv.key.toString(), value: kv.value.toString(), ttlLeaseId: kv.lease, createRevision: BigInt(kv.create_revision), modRevision: BigInt(kv.mod_revision) };

@@ -7,8 +7,7 @@
  * with an injected clock, time moves only when the test moves it.
  */
 import { encodeLeaseAttrs, type LeaseAttrs, type LeaseSubnets } from '@flannel-ts/core';
-import { NO_TTL_LEASE, RegistryBase, type EntryListing, type RegistryChange, type RegistryWatch, type StoredEntry, type TtlLeaseTiming, type WatchOptions, type WatchRange } from './registry.js';
-import { WatchStream } from './watch-stream.js';
+import { NO_TTL_LEASE, RegistryBase, WatchStream, type EntryListing, type RegistryChange, type RegistryWatch, type StoredEntry, type TtlLeaseTiming, type WatchOptions, type WatchRange } from './registry.js';
 
 export interface MemoryRegistryOptions {
   readonly prefix?: string | undefined;

@@ -5,7 +5,7 @@
  * has not renewed: flanneld renews 60 min before the end by default), a lease the config would not hand out (its
  * host will drop it at the next start), and reservations.
  */
-import { admitLeases, leaseFitsConfig, NO_PUBLIC_IP, poolAccepts, poolCapacity, type Lease, type NetworkConfig, type Rejection } from '@flannel-ts/core';
+import { admitLeases, leaseFitsConfig, poolAccepts, poolCapacity, publicAddressesOf, sharedPublicAddresses, type Lease, type NetworkConfig, type Rejection } from '@flannel-ts/core';
 import { defineCommand, type Command } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { formatInlineValue, formatRemaining, renderFields } from '../format.js';
@@ -76,11 +76,7 @@ export function configSummary(config: NetworkConfig): Record<string, unknown> {
 /** The whole report, from what was read; pure, so the flag logic is tested without etcd. */
 export function buildStatus(input: StatusInput): StatusReport {
   const { config, now } = input;
-  const byPublicIP = new Map<string, Lease[]>();
-  for (const { lease } of input.leases) {
-    if (lease.attrs.publicIP === NO_PUBLIC_IP) continue;
-    byPublicIP.set(lease.attrs.publicIP, [...(byPublicIP.get(lease.attrs.publicIP) ?? []), lease]);
-  }
+  const shared = sharedPublicAddresses(input.leases.map((t) => t.lease));
   // The same decision every flanneld takes (seen from no particular host: overlaps and duplicate MACs between leases).
   const rejections = new Map<Lease, Rejection>();
   if (config) for (const { lease, rejection } of admitLeases(input.leases.map((t) => t.lease), { config }).rejected) rejections.set(lease, rejection);
@@ -88,10 +84,13 @@ export function buildStatus(input: StatusInput): StatusReport {
     const { lease } = timed;
     const flags: LeaseFlag[] = [];
     const notes: string[] = [];
-    const sharing = (byPublicIP.get(lease.attrs.publicIP) ?? []).filter((other) => other !== lease);
+    const sharing = publicAddressesOf(lease).flatMap((address) => {
+      const others = (shared.get(address) ?? []).filter((other) => other !== lease);
+      return others.length > 0 ? [{ address, others }] : [];
+    });
     if (sharing.length > 0) {
       flags.push('duplicate-public-ip');
-      notes.push(`public IP ${lease.attrs.publicIP} is also held by ${sharing.map((l) => l.subnet?.toString() ?? l.key).join(', ')}: peers reach only one of them`);
+      for (const { address, others } of sharing) notes.push(`public IP ${address} is also held by ${others.map((l) => l.subnet?.toString() ?? l.key).join(', ')}: peers reach only one of them`);
     }
     const remainingMs = typeof lease.expiresAt === 'number' ? lease.expiresAt - now : undefined;
     if (lease.expiresAt === undefined) {

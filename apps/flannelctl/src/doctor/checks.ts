@@ -3,7 +3,7 @@
  * with made-up facts. The expected kernel state comes from the backends' own planners (vxlan `planPeers`, host-gw
  * `planRoutes`), so doctor and flanneld agree on what "right" is by construction.
  */
-import { IpNet, NO_PUBLIC_IP, normalizeIP, type FdbEntry, type IpFamily, type Lease, type NeighbourEntry, type NetworkConfig, type RejectedLease, type RouteEntry } from '@flannel-ts/core';
+import { IpNet, NO_PUBLIC_IP, leasesNamingAddresses, normalizeIP, publicAddressesOf, sharedPublicAddresses, type FdbEntry, type IpFamily, type Lease, type NeighbourEntry, type NetworkConfig, type RejectedLease, type RouteEntry } from '@flannel-ts/core';
 import { peerEndpoint, type DesiredRoute, type DesiredState } from '@flannel-ts/backend-vxlan';
 import type { PlannedRoute } from '@flannel-ts/backend-host-gw';
 import { forwardRules as hostForwardRules, masqueradeRules } from '@flannel-ts/host-net';
@@ -157,22 +157,19 @@ export function checkLease(input: {
 }
 
 export function checkDuplicatePublicIPs(own: Lease | undefined, leases: readonly TimedLease[], localAddresses: ReadonlySet<string> = new Set()): Finding {
+  const all = leases.map((t) => t.lease);
   // Another lease naming an address of this host (not only the own lease's): peers route its subnet here.
-  const claiming = leases.map((t) => t.lease).filter((l) => l.key !== own?.key && l.attrs.publicIP !== NO_PUBLIC_IP && localAddresses.has(l.attrs.publicIP) && l.attrs.publicIP !== own?.attrs.publicIP);
+  const ownAddresses = own ? publicAddressesOf(own) : [];
+  const claiming = leasesNamingAddresses(all, [...localAddresses].filter((address) => !ownAddresses.includes(address)), own?.key).filter((l) => !ownAddresses.some((address) => publicAddressesOf(l).includes(address)));
   if (claiming.length > 0) {
     const live = claiming.filter((l) => l.expiresAt !== null);
     const text = `${claiming.map((l) => `${l.subnet?.toString() ?? l.key}${l.expiresAt === null ? ' (reserved)' : ''} claims ${l.attrs.publicIP}`).join(', ')}, an address of this host`;
     const fix = `${claiming.map((l) => `flannelctl leases revoke ${l.key}`).join('\n')}\n(unless this host should own it: then restart flanneld with --public-ip ${claiming[0]!.attrs.publicIP})`;
     return live.length > 0 ? fail('duplicate-public-ip', `${text}: peers route that subnet to this host, which does not serve it`, fix) : warn('duplicate-public-ip', `${text}: flanneld here takes it over at its next start`, fix);
   }
-  const byIp = new Map<string, Lease[]>();
-  for (const { lease } of leases) {
-    if (lease.attrs.publicIP === NO_PUBLIC_IP) continue;
-    byIp.set(lease.attrs.publicIP, [...(byIp.get(lease.attrs.publicIP) ?? []), lease]);
-  }
   const name = (l: Lease) => `${l.subnet?.toString() ?? l.key}${l.expiresAt === null ? ' (reserved)' : ''}`;
   if (own) {
-    const others = (byIp.get(own.attrs.publicIP) ?? []).filter((l) => l.key !== own.key);
+    const others = leasesNamingAddresses(all, ownAddresses, own.key);
     if (others.length > 0) {
       return fail(
         'duplicate-public-ip',
@@ -181,7 +178,7 @@ export function checkDuplicatePublicIPs(own: Lease | undefined, leases: readonly
       );
     }
   }
-  const shared = [...byIp.entries()].filter(([, ls]) => ls.length > 1);
+  const shared = [...sharedPublicAddresses(all)];
   if (shared.length > 0) {
     return warn(
       'duplicate-public-ip',

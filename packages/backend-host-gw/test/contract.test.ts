@@ -1,0 +1,14 @@
+/** The backend contract (testkit) against a recording host. */
+import { describe, it } from 'vitest';
+import { backendContractCases, createRecordingHost } from '@flannel-ts/testkit';
+import { CONTRACT_EXT, hostGwTarget } from './contract-target.js';
+import { NETWORK } from './leases.js';
+
+const target = hostGwTarget(async () => ({
+  host: createRecordingHost({ links: [{ name: 'eth0', index: CONTRACT_EXT.index, mtu: CONTRACT_EXT.mtu, up: true, cidrs: ['192.0.2.5/24'] }], confineRoutesTo: [NETWORK.ipv4!.network] }),
+  [Symbol.asyncDispose]: async () => undefined,
+}));
+
+describe('host-gw keeps the backend contract (recording host)', () => {
+  for (const c of backendContractCases(target, { observable: true })) it(c.name, c.run);
+});

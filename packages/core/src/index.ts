@@ -1,4 +1,4 @@
-export { ERROR_CODES, FlannelError, ConfigError, HostCommandError, isFlannelError, errorMessage } from './errors.js';
+export { ERROR_CODES, FlannelError, ConfigError, HostCommandError, UsageError, isFlannelError, errorMessage } from './errors.js';
 export type { FlannelErrorCode } from './errors.js';
 export { IpNet, parseIP, parseIPv4, parseIPv6, formatIP, normalizeIP, familyBits, classifyAddress, specialRangesOverlapping } from './ip.js';
 export type { IpFamily, AddressClass } from './ip.js';

@@ -22,8 +22,8 @@ export { planAllocation, freeSubnets, leaseFitsConfig, CANDIDATE_LIMIT } from '.
 export type { AllocationInput, AllocationPlan } from './allocation.js';
 export { PeerLeaseSet } from './peer-leases.js';
 export type { PeerUpdate } from './peer-leases.js';
-export { admitLeases, checkLease, compareLeaseAge, vtepMacText, REJECTION_REASONS } from './admission.js';
-export type { AdmissionContext, AdmissionResult, Rejection, RejectionReason, RejectedLease } from './admission.js';
+export { admitLeases, checkLease, REJECTION_REASONS } from './admission.js';
+export type { AdmissionContext, Rejection, RejectionReason, RejectedLease } from './admission.js';
 export { normalizeMac, macProblem } from './mac.js';
 export { printable, hasUnsafeCharacters } from './printable.js';
 export { createLineLogger, silentLogger, LOG_LEVELS } from './logger.js';
@@ -35,4 +35,3 @@ export { renderHelp, renderManPage, versionLine } from './help.js';
 export type { HelpDocument, HelpSection, HelpOption } from './help.js';
 export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, endpointProblem } from './etcd-endpoint.js';
 export { waitProgress } from './wait-progress.js';
-export type { WaitProgress } from './wait-progress.js';

@@ -1,7 +1,8 @@
 /**
  * The one tsup setup of the workspace: packages build as libraries (dependencies external, so they are importable
  * exactly as before), apps build as bundles (workspace packages and pure-JS dependencies inlined, code split at
- * dynamic imports), so a command loads a handful of files instead of walking hundreds of modules.
+ * dynamic imports), so a command loads a handful of files instead of walking hundreds of modules; the CNI plugin
+ * builds as one self-contained file (singleFileConfig). Every tsup.config.ts is one call to one of these.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -12,9 +13,21 @@ type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
 
 const common: Options = { format: ['esm'], sourcemap: true, clean: true, target: 'node20' };
 
-/** A library package: `src/index.ts` (plus `extraEntries`), types for the index. */
-export function libraryConfig(extraEntries: string[] = []): Options {
-  return { ...common, entry: ['src/index.ts', ...extraEntries], dts: extraEntries.length > 0 ? { entry: 'src/index.ts' } : true };
+/**
+ * A library package: `src/index.ts`, `subpaths` (further entry points of its package.json `exports`, typed like the
+ * index) and `workers` (scripts the package starts from a file of their own; nothing imports them, so no types).
+ */
+export function libraryConfig(options: { subpaths?: string[]; workers?: string[] } = {}): Options {
+  const typed = ['src/index.ts', ...(options.subpaths ?? [])];
+  return { ...common, entry: [...typed, ...(options.workers ?? [])], dts: { entry: typed } };
+}
+
+/**
+ * A command that must load nothing but itself (the CNI plugin: a runtime starts it once per container): `entry`
+ * names the one CommonJS output file, with the workspace packages and `bundled` dependencies inlined.
+ */
+export function singleFileConfig(options: { entry: Record<string, string>; bundled?: string[] }): Options {
+  return { ...common, entry: options.entry, format: ['cjs'], splitting: false, noExternal: [/^@flannel-ts\//, ...(options.bundled ?? [])] };
 }
 
 /**

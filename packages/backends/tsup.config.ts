@@ -1,10 +1,5 @@
 import { defineConfig } from 'tsup';
+import { libraryConfig } from '../../tsup.preset';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/names.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+// `@flannel-ts/backends/names` is the list of backend names without any backend code (for --help and completion).
+export default defineConfig(libraryConfig({ subpaths: ['src/names.ts'] }));

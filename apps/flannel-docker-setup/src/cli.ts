@@ -5,7 +5,7 @@
  * 2 usage error.
  */
 import { parseArgs } from 'node:util';
-import { createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core';
+import { UsageError, createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core';
 import {
   DEFAULT_DOCKER_HOST,
   DEFAULT_DOCKER_OPTS_FILE,
@@ -20,7 +20,7 @@ import {
 } from '@flannel-ts/docker-integration';
 import { runSetup, type SetupContext } from './commands/setup.js';
 import { PROGRAM, VERSION, helpText, usageText } from './help.js';
-import { FLAGS, UsageError, type SetupCliOptions } from './options.js';
+import { FLAGS, type SetupCliOptions } from './options.js';
 
 export interface TextWriter {
   write(chunk: string): unknown;

@@ -3,7 +3,7 @@
  * typed against SetupCliOptions so every option has exactly one entry. Parsing (node:util parseArgs, values kept
  * as given), defaults and --help all come from it.
  */
-import { FlannelError, LOG_LEVELS, type LogLevel } from '@flannel-ts/core';
+import { LOG_LEVELS, UsageError, type LogLevel } from '@flannel-ts/core';
 import { DEFAULT_DAEMON_JSON, DEFAULT_DOCKER_HOST, DEFAULT_DOCKER_OPTS_FILE, DEFAULT_DOCKER_OPTS_KEY, isVariableName } from '@flannel-ts/docker-integration';
 import { DEFAULT_SUBNET_FILE } from '@flannel-ts/subnet-env';
 
@@ -27,14 +27,6 @@ export interface SetupCliOptions {
   readonly verifyTimeoutSeconds: number;
   readonly json: boolean;
   readonly logLevel: LogLevel;
-}
-
-/** A command line that cannot be understood: exit 2 with the usage on stderr. */
-export class UsageError extends FlannelError {
-  override readonly name = 'UsageError';
-  constructor(message: string) {
-    super('USAGE', message);
-  }
 }
 
 export type Section = 'input' | 'env-file' | 'daemon-json' | 'restart' | 'verify' | 'output';

@@ -1,2 +1,2 @@
-export { runCli, manPage, EXIT_OK, EXIT_FAILED, EXIT_USAGE } from './cli.js';
+export { runCli, manPage } from './cli.js';
 export type { CliIo } from './cli.js';

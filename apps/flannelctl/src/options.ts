@@ -6,15 +6,7 @@
  * number-looking value into a number, so `--etcd-password 007` would arrive as 7. cac still decides which flags
  * exist, which need a value, and how many arguments a command takes (see cli.ts).
  */
-import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, FlannelError, endpointProblem } from '@flannel-ts/core';
-
-/** A command line that cannot be understood: exit 2 with the usage on stderr. */
-export class UsageError extends FlannelError {
-  override readonly name = 'UsageError';
-  constructor(message: string) {
-    super('USAGE', message);
-  }
-}
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, UsageError, endpointProblem } from '@flannel-ts/core';
 
 export interface EtcdCliOptions {
   readonly etcdEndpoints: readonly string[];

@@ -3,10 +3,10 @@
  * and map the outcome to an exit code: 0 success or signalled stop, 1 failure, 2 usage error.
  */
 import { parseArgs as parseNodeArgs } from 'node:util';
-import { createLineLogger, errorMessage, isFlannelError, versionLine, type Logger } from '@flannel-ts/core';
+import { UsageError, createLineLogger, errorMessage, isFlannelError, versionLine, type Logger } from '@flannel-ts/core';
 import type { DaemonDeps } from './daemon.js';
 import { PROGRAM, VERSION, helpText } from './help.js';
-import { FLAGS, UNSUPPORTED_FLAGS, UsageError, normalizeArgv, resolveOptions, type FlanneldOptions } from './options.js';
+import { FLAGS, UNSUPPORTED_FLAGS, normalizeArgv, resolveOptions, type FlanneldOptions } from './options.js';
 
 export { VERSION, helpText };
 
@@ -87,7 +87,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
     return 0;
   } catch (err) {
     log.error('flanneld failed', { reason: errorMessage(err) });
-    return isFlannelError(err, 'USAGE') || err instanceof UsageError ? 2 : 1;
+    return isFlannelError(err, 'USAGE') ? 2 : 1;
   }
 }
 

@@ -7,7 +7,7 @@
  * applies only to flags not given on the command line. Unlike flannel: an unknown flag or a bad value is a usage
  * error (exit 2), not exit 0 (fixes flannel quirk 13).
  */
-import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, FlannelError, LOG_LEVELS, endpointProblem, normalizeIP, type LogLevel } from '@flannel-ts/core';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, LOG_LEVELS, UsageError, endpointProblem, normalizeIP, type LogLevel } from '@flannel-ts/core';
 import { DEFAULT_SUBNET_FILE } from '@flannel-ts/subnet-env';
 
 export interface FlanneldOptions {
@@ -55,13 +55,6 @@ interface FlagSpec<T> {
   readonly placeholder?: string;
   /** flannel ignores FLANNELD_VERSION; so do we. */
   readonly noEnv?: boolean;
-}
-
-export class UsageError extends FlannelError {
-  override readonly name = 'UsageError';
-  constructor(message: string) {
-    super('USAGE', message);
-  }
 }
 
 const str = (raw: unknown, flag: string): string => {

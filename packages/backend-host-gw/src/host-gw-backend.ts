@@ -175,10 +175,10 @@ class HostGwBackend implements Backend {
       if (event.type === 'removed') {
         this.#peers.delete(event.lease.key);
         // Only the routes this lease put there: admission keeps peer subnets unique.
-        for (const route of routes) if (this.#planned.get(route.dst)?.lease === event.lease.key) (remember(route.dst), this.#planned.delete(route.dst));
+        for (const route of routes) if (this.#planned.get(route.dst)?.lease === event.lease.key) { remember(route.dst); this.#planned.delete(route.dst); }
       } else {
         this.#peers.set(event.lease.key, event.lease);
-        for (const route of routes) (remember(route.dst), this.#planned.set(route.dst, route));
+        for (const route of routes) { remember(route.dst); this.#planned.set(route.dst, route); }
       }
     }
     const next = [...touched].flatMap((dst) => this.#planned.get(dst) ?? []);

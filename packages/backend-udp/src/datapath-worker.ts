@@ -12,6 +12,7 @@
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { EAGAIN, EINTR, MSG_DONTWAIT, POLLIN, loadLibc, sockaddrIn } from './libc.js';
 import { buildNetUnreachable, decrementTtl, IPV4_HEADER_MIN, mayAnswerWithIcmpError } from './packet.js';
+import { PrefixTable, prefixMask } from './peer-table.js';
 import { STAT_INDEX, STAT_NAMES } from './stats.js';
 
 export type ControlMessage =
@@ -49,11 +50,8 @@ const libc = loadLibc();
 const counters = new Float64Array(init.counters, (init.role === 'tx' ? 0 : STAT_NAMES.length) * Float64Array.BYTES_PER_ELEMENT, STAT_NAMES.length);
 const S = STAT_INDEX;
 
-/** prefix length -> masked network -> route; lengths kept longest first. */
-const routes = new Map<number, Map<number, Route>>();
-let lengths: number[] = [];
-/** sender address -> number of subnets it serves */
-const senders = new Map<number, number>();
+/** Peer subnets and their senders (public IPs, host-order numbers): the table the forwarder's PeerTable mirrors. */
+const routes = new PrefixTable<Route, number>((route) => route.address);
 let icmpSource = 0;
 /** This host's subnet: the only inner destination accepted from peers. Nothing is accepted before it is known. */
 let ownNetwork = 0;
@@ -61,49 +59,22 @@ let ownMask = 0xffffffff;
 let ownKnown = false;
 let running = true;
 
-const maskOf = (length: number) => (length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0);
-
-function removeRoute(network: number, prefixLength: number): void {
-  const table = routes.get(prefixLength);
-  const route = table?.get(network);
-  if (!table || !route) return;
-  table.delete(network);
-  if (table.size === 0) {
-    routes.delete(prefixLength);
-    lengths = [...routes.keys()].sort((a, b) => b - a);
-  }
-  const count = (senders.get(route.address) ?? 1) - 1;
-  if (count > 0) senders.set(route.address, count);
-  else senders.delete(route.address);
-}
-
 function handleControl(message: ControlMessage): void {
   switch (message.type) {
-    case 'set': {
-      removeRoute(message.network, message.prefixLength);
-      let table = routes.get(message.prefixLength);
-      if (!table) {
-        table = new Map();
-        routes.set(message.prefixLength, table);
-        lengths = [...routes.keys()].sort((a, b) => b - a);
-      }
-      table.set(message.network, { sockaddr: sockaddrIn(message.address, message.port), address: message.address });
-      senders.set(message.address, (senders.get(message.address) ?? 0) + 1);
+    case 'set':
+      routes.set(message.network, message.prefixLength, { sockaddr: sockaddrIn(message.address, message.port), address: message.address });
       break;
-    }
     case 'delete':
-      removeRoute(message.network, message.prefixLength);
+      routes.delete(message.network, message.prefixLength);
       break;
     case 'clear':
       routes.clear();
-      lengths = [];
-      senders.clear();
       break;
     case 'icmp-source':
       icmpSource = message.address;
       break;
     case 'own-subnet':
-      ownMask = maskOf(message.prefixLength);
+      ownMask = prefixMask(message.prefixLength);
       ownNetwork = (message.network & ownMask) >>> 0;
       ownKnown = true;
       break;
@@ -126,14 +97,6 @@ function drainControl(): void {
   for (let entry = receiveMessageOnPort(init.control); entry; entry = receiveMessageOnPort(init.control)) handleControl(entry.message as ControlMessage);
 }
 
-function lookup(destination: number): Route | undefined {
-  for (const length of lengths) {
-    const route = routes.get(length)!.get((destination & maskOf(length)) >>> 0);
-    if (route) return route;
-  }
-  return undefined;
-}
-
 const buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
 const pollFd = Buffer.alloc(8);
 pollFd.writeInt32LE(init.role === 'tx' ? init.tunFd : init.udpFd, 0);
@@ -144,7 +107,7 @@ function forwardFromTun(length: number): void {
   counters[S.tunBytes]! += length;
   if (length < IPV4_HEADER_MIN) return void counters[S.dropRunt]!++;
   if (buffer[0]! >> 4 !== 4) return void counters[S.dropNotIPv4]!++;
-  const route = lookup(buffer.readUInt32BE(16));
+  const route = routes.lookup(buffer.readUInt32BE(16));
   if (!route) {
     counters[S.dropNoPeer]!++;
     const packet = buffer.subarray(0, length);
@@ -166,11 +129,11 @@ function forwardFromUdp(length: number): void {
   counters[S.udpPacketsReceived]!++;
   counters[S.udpBytesReceived]! += length;
   const sender = senderAddress.readUInt32BE(4);
-  if (!senders.has(sender)) return void counters[S.dropUnknownSender]!++;
+  if (!routes.isKnownSender(sender)) return void counters[S.dropUnknownSender]!++;
   if (length < IPV4_HEADER_MIN) return void counters[S.dropRunt]!++;
   if (buffer[0]! >> 4 !== 4) return void counters[S.dropNotIPv4]!++;
   // The inner source must belong to the sending peer's own subnet, the inner destination to ours.
-  if (lookup(buffer.readUInt32BE(12))?.address !== sender) return void counters[S.dropSpoofedSource]!++;
+  if (routes.lookup(buffer.readUInt32BE(12))?.address !== sender) return void counters[S.dropSpoofedSource]!++;
   if (!ownKnown || ((buffer.readUInt32BE(16) & ownMask) >>> 0) !== ownNetwork) return void counters[S.dropWrongDestination]!++;
   if (!decrementTtl(buffer)) return void counters[S.dropTtlExpired]!++;
   if (libc.write(init.tunFd, buffer, length) < 0) counters[S.dropTunWriteFailed]!++;

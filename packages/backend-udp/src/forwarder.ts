@@ -120,7 +120,7 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
     stats: () => readStats(new Float64Array(counters)),
     async [Symbol.asyncDispose]() {
       broadcast({ type: 'stop' });
-      await Promise.all(workers.map(({ worker }) => (worker.threadId >= 0 ? once(worker, 'exit') : undefined)));
+      await Promise.all(workers.filter(({ worker }) => worker.threadId >= 0).map(({ worker }) => once(worker, 'exit')));
       for (const { control } of workers) control.close();
       libc.close(udpFd);
       tun.close();

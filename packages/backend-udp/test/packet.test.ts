@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IpNet } from '@flannel-ts/core';
-import { PeerTable, buildNetUnreachable, decrementTtl, internetChecksum } from '../src/index.js';
+import { buildNetUnreachable, decrementTtl, internetChecksum } from '../src/packet.js';
 
 /** A minimal valid IPv4/UDP packet with a correct header checksum. */
 function packet(ttl: number, { src = '10.1.30.2', dst = '10.1.31.2', proto = 17, fragmentOffset = 0 } = {}): Buffer {
@@ -48,42 +47,6 @@ describe('buildNetUnreachable', () => {
   });
 });
 
-describe('PeerTable', () => {
-  const net = (t: string) => IpNet.parse(t)!;
-  const ip = (t: string) => t.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-
-  it('routes a destination to the peer owning its subnet, longest prefix first', () => {
-    const table = new PeerTable();
-    table.set(net('10.1.31.0/24'), { address: '192.0.2.12', port: 8285 });
-    table.set(net('10.1.32.0/24'), { address: '192.0.2.13', port: 8285 });
-    table.set(net('10.1.32.128/25'), { address: '192.0.2.14', port: 8285 });
-    expect(table.lookup(ip('10.1.31.7'))?.address).toBe('192.0.2.12');
-    expect(table.lookup(ip('10.1.32.7'))?.address).toBe('192.0.2.13');
-    expect(table.lookup(ip('10.1.32.200'))?.address).toBe('192.0.2.14');
-    expect(table.lookup(ip('10.1.33.1'))).toBeUndefined();
-  });
-
-  it('knows senders by public IP and forgets them with their last subnet', () => {
-    const table = new PeerTable();
-    table.set(net('10.1.31.0/24'), { address: '192.0.2.12', port: 8285 });
-    table.set(net('10.1.40.0/24'), { address: '192.0.2.12', port: 8285 });
-    expect(table.isKnownSender('192.0.2.12')).toBe(true);
-    table.delete(net('10.1.31.0/24'));
-    expect(table.isKnownSender('192.0.2.12')).toBe(true);
-    table.delete(net('10.1.40.0/24'));
-    expect(table.isKnownSender('192.0.2.12')).toBe(false);
-    expect(table.size).toBe(0);
-  });
-
-  it('replaces a subnet whose peer changed address', () => {
-    const table = new PeerTable();
-    table.set(net('10.1.31.0/24'), { address: '192.0.2.12', port: 8285 });
-    table.set(net('10.1.31.0/24'), { address: '192.0.2.99', port: 8285 });
-    expect(table.lookup(ip('10.1.31.1'))?.address).toBe('192.0.2.99');
-    expect(table.isKnownSender('192.0.2.12')).toBe(false);
-  });
-});
-
 describe('mayAnswerWithIcmpError', () => {
   const withIcmpType = (type: number) => {
     const p = Buffer.alloc(28);
@@ -93,7 +56,7 @@ describe('mayAnswerWithIcmpError', () => {
     return p;
   };
   it('answers UDP/TCP and echo requests, never ICMP errors or later fragments', async () => {
-    const { mayAnswerWithIcmpError } = await import('../src/index.js');
+    const { mayAnswerWithIcmpError } = await import('../src/packet.js');
     expect(mayAnswerWithIcmpError(withIcmpType(8))).toBe(true); // echo request
     for (const type of [3, 4, 5, 11, 12]) expect(mayAnswerWithIcmpError(withIcmpType(type))).toBe(false);
     const udp = Buffer.alloc(28);

@@ -178,13 +178,13 @@ class VxlanBackend implements Backend {
         // Only what this lease put there: admission keeps subnets and MACs unique among peers.
         applied.routes.delete(route.dst);
         after.routes.delete(route.dst);
-        if (entries.neighbour) (applied.neighbours.delete(entries.neighbour[0]), after.neighbours.delete(entries.neighbour[0]));
-        if (entries.fdb) (applied.fdb.delete(entries.fdb[0]), after.fdb.delete(entries.fdb[0]));
+        if (entries.neighbour) { applied.neighbours.delete(entries.neighbour[0]); after.neighbours.delete(entries.neighbour[0]); }
+        if (entries.fdb) { applied.fdb.delete(entries.fdb[0]); after.fdb.delete(entries.fdb[0]); }
       } else {
         applied.routes.set(route.dst, route);
         after.routes.set(route.dst, route);
-        if (entries.neighbour) (applied.neighbours.set(...entries.neighbour), after.neighbours.set(...entries.neighbour));
-        if (entries.fdb) (applied.fdb.set(...entries.fdb), after.fdb.set(...entries.fdb));
+        if (entries.neighbour) { applied.neighbours.set(...entries.neighbour); after.neighbours.set(...entries.neighbour); }
+        if (entries.fdb) { applied.fdb.set(...entries.fdb); after.fdb.set(...entries.fdb); }
       }
     }
     return diffStates(view, before, after);

@@ -28,6 +28,15 @@ export class FlannelError extends Error {
   }
 }
 
+/** A command line that cannot be understood: the apps exit 2 with the usage on stderr. */
+export class UsageError extends FlannelError {
+  override readonly name = 'UsageError';
+
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
 /** An invalid network config or backend config; `field` is the config key at fault (flannel's spelling). */
 export class ConfigError extends FlannelError {
   override readonly name = 'ConfigError';

@@ -1,4 +1,4 @@
-export { ERROR_CODES, FlannelError, ConfigError, HostCommandError, isFlannelError, errorMessage } from './errors.js';
+export { ERROR_CODES, FlannelError, ConfigError, HostCommandError, UsageError, isFlannelError, errorMessage } from './errors.js';
 export type { FlannelErrorCode } from './errors.js';
 export { IpNet, parseIP, parseIPv4, parseIPv6, formatIP, normalizeIP, familyBits, classifyAddress, specialRangesOverlapping } from './ip.js';
 export type { IpFamily, AddressClass } from './ip.js';
@@ -22,8 +22,8 @@ export { planAllocation, freeSubnets, leaseFitsConfig, CANDIDATE_LIMIT } from '.
 export type { AllocationInput, AllocationPlan } from './allocation.js';
 export { PeerLeaseSet } from './peer-leases.js';
 export type { PeerUpdate } from './peer-leases.js';
-export { admitLeases, checkLease, compareLeaseAge, vtepMacText, REJECTION_REASONS } from './admission.js';
-export type { AdmissionContext, AdmissionResult, Rejection, RejectionReason, RejectedLease } from './admission.js';
+export { admitLeases, checkLease, REJECTION_REASONS } from './admission.js';
+export type { AdmissionContext, Rejection, RejectionReason, RejectedLease } from './admission.js';
 export { publicAddressesOf, leasesNamingAddresses, sharedPublicAddresses } from './public-ip.js';
 export { normalizeMac, macProblem } from './mac.js';
 export { printable, hasUnsafeCharacters } from './printable.js';
@@ -37,4 +37,3 @@ export type { HelpDocument, HelpSection, HelpOption } from './help.js';
 export { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, endpointProblem } from './etcd-endpoint.js';
 export { waitProgress } from './wait-progress.js';
 export { SerialQueue } from './serial-queue.js';
-export type { WaitProgress } from './wait-progress.js';

@@ -34,7 +34,7 @@ describe('reset', () => {
 
   test('a later snapshot reports only what changed', () => {
     const set = new PeerLeaseSet(ctx(own));
-    set.reset([own, a, b]).events;
+    set.reset([own, a, b]);
     const c = lease('10.1.4.0-24', '192.0.2.4');
     expect(summary(set.reset([own, a, c]).events)).toEqual(['removed 10.1.3.0-24 192.0.2.3', 'added 10.1.4.0-24 192.0.2.4']);
     expect(set.peers()).toEqual([a, c]);
@@ -42,14 +42,14 @@ describe('reset', () => {
 
   test('the same snapshot again emits nothing, and never a removal of the own lease (fixes quirk 7)', () => {
     const set = new PeerLeaseSet(ctx(own));
-    set.reset([own, a]).events;
+    set.reset([own, a]);
     expect(set.reset([own, a]).events).toEqual([]);
     expect(set.reset([a]).events).toEqual([]);
   });
 
   test('changed attrs are reported as removed (old) + added (new) (fixes quirk 7)', () => {
     const set = new PeerLeaseSet(ctx(own));
-    set.reset([a]).events;
+    set.reset([a]);
     const moved = lease('10.1.2.0-24', '192.0.2.22');
     const events = set.reset([moved]).events;
     expect(summary(events)).toEqual(['removed 10.1.2.0-24 192.0.2.2', 'added 10.1.2.0-24 192.0.2.22']);
@@ -59,7 +59,7 @@ describe('reset', () => {
 
   test('a renewal in a snapshot (new expiry, same attrs) emits nothing but stores the new lease', () => {
     const set = new PeerLeaseSet(ctx(own));
-    set.reset([a]).events;
+    set.reset([a]);
     const renewed = { ...a, expiresAt: 2_000 };
     expect(set.reset([renewed]).events).toEqual([]);
     expect(set.peers()[0]?.expiresAt).toBe(2_000);
@@ -67,7 +67,7 @@ describe('reset', () => {
 
   test('an empty snapshot removes every peer', () => {
     const set = new PeerLeaseSet(ctx(own));
-    set.reset([own, a, b]).events;
+    set.reset([own, a, b]);
     expect(summary(set.reset([]).events)).toEqual(['removed 10.1.2.0-24 192.0.2.2', 'removed 10.1.3.0-24 192.0.2.3']);
     expect(set.size).toBe(0);
   });
@@ -82,7 +82,7 @@ describe('apply', () => {
 
   test('a renewal with the same attrs emits nothing but updates the stored lease', () => {
     const set = new PeerLeaseSet(ctx(own));
-    set.apply([{ type: 'added', lease: a }]).events;
+    set.apply([{ type: 'added', lease: a }]);
     const renewed = lease('10.1.2.0-24', '192.0.2.2', {}, 5_000);
     expect(set.apply([{ type: 'added', lease: renewed }]).events).toEqual([]);
     expect(set.peers()).toEqual([renewed]);
@@ -92,7 +92,7 @@ describe('apply', () => {
     const set = new PeerLeaseSet(ctx(own, vxlanNetwork));
     const v1 = lease('10.1.2.0-24', '192.0.2.2', { backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: 'aa:aa:aa:aa:aa:aa' } });
     const v2 = lease('10.1.2.0-24', '192.0.2.2', { backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: 'ba:bb:bb:bb:bb:bb' } });
-    set.apply([{ type: 'added', lease: v1 }]).events;
+    set.apply([{ type: 'added', lease: v1 }]);
     expect(set.apply([{ type: 'added', lease: v2 }]).events).toEqual([
       { type: 'removed', lease: v1 },
       { type: 'added', lease: v2 },
@@ -103,7 +103,7 @@ describe('apply', () => {
   test('removed carries the last known attrs', () => {
     const set = new PeerLeaseSet(ctx(own, vxlanNetwork));
     const known = lease('10.1.2.0-24', '192.0.2.2', { backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: 'aa:aa:aa:aa:aa:aa' } });
-    set.apply([{ type: 'added', lease: known }]).events;
+    set.apply([{ type: 'added', lease: known }]);
     // A DELETE from etcd carries only the key: no attrs.
     const bare = lease('10.1.2.0-24', '0.0.0.0', {}, null);
     const out = set.apply([{ type: 'removed', lease: bare }]).events;
@@ -113,7 +113,7 @@ describe('apply', () => {
 
   test('removal of an unknown lease is dropped', () => {
     const set = new PeerLeaseSet(ctx(own));
-    set.apply([{ type: 'added', lease: a }]).events;
+    set.apply([{ type: 'added', lease: a }]);
     expect(set.apply([{ type: 'removed', lease: b }]).events).toEqual([]);
     expect(set.peers()).toEqual([a]);
   });
@@ -162,7 +162,7 @@ describe('setOwn', () => {
 
   test('a peer that becomes the own lease is removed from the set', () => {
     const set = new PeerLeaseSet(ctx(own));
-    set.reset([own, a, b]).events;
+    set.reset([own, a, b]);
     expect(set.setOwn(a).events).toEqual([{ type: 'removed', lease: a }]);
     expect(set.peers()).toEqual([b]);
     expect(set.apply([{ type: 'added', lease: a }]).events).toEqual([]);

@@ -307,7 +307,7 @@ async function verifyDocker(
 ): Promise<{ state: DockerState; bridgeMtuSet: boolean }> {
   const deadline = now() + request.verifyTimeoutMs;
   let bridgeMtuSet = false;
-  let last: string[] = [];
+  let last: string[];
   for (;;) {
     const read = await readDockerState(request, deps);
     if (read.state) {

@@ -206,7 +206,7 @@ function createMember(
       );
     } catch (err) {
       log += started.output();
-      throw new Error(`dockerd on host ${host.index} did not start: ${(err as Error).message}\n${tail(started.output())}`);
+      throw new Error(`dockerd on host ${host.index} did not start: ${(err as Error).message}\n${tail(started.output())}`, { cause: err });
     }
   };
 

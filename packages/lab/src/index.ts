@@ -1,10 +1,10 @@
-export { startLab, BIN, ETCD_ADDRESS, UNDERLAY_PREFIX } from './lab.js';
-export type { Lab, LabHost, LabContainer, LabOptions } from './lab.js';
-export { startDockerLab, sweepStaleDocker, dockerUnavailable, DOCKER_IMAGE, FLANNEL_DOCKER_SETUP } from './docker.js';
-export type { DockerLab, DockerLabOptions, DockerOptionsMode, LabDockerHost, SetupRun } from './docker.js';
-export { runLeaseChurn, clearChurn, churnKey, churnSubnet, churnValue } from './churn.js';
-export type { ChurnBackend, ChurnOptions, ChurnResult } from './churn.js';
+export { startLab, BIN, ETCD_ADDRESS } from './lab.js';
+export type { Lab, LabHost, LabContainer } from './lab.js';
+export { startDockerLab } from './docker.js';
+export type { DockerLab, LabDockerHost } from './docker.js';
+export { runLeaseChurn, clearChurn, churnSubnet } from './churn.js';
+export type { ChurnBackend } from './churn.js';
 export { kernelPeerState, expectedPeerState, stateDifferences, rssMiB, cpuSeconds } from './peer-state.js';
-export { runCniPlugin, FLANNEL_CNI, CNI_PLUGIN_DIR } from './cni.js';
-export type { CniCall, CniRun, CniCommand } from './cni.js';
+export { runCniPlugin, FLANNEL_CNI } from './cni.js';
+export type { CniCall } from './cni.js';
 export { pingDuring, udpForwards } from './probe.js';

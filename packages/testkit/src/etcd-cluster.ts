@@ -92,7 +92,7 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
     members,
     localEndpoints: members.map((m) => m.localEndpoint),
     async [Symbol.asyncDispose]() {
-      await Promise.all(children.map((c) => (c ? stopProcess(c, 'SIGKILL') : undefined)));
+      await Promise.all(children.filter((c) => c !== undefined).map((c) => stopProcess(c, 'SIGKILL')));
       await rm(root, { recursive: true, force: true });
     },
   };

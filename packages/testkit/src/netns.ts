@@ -28,7 +28,7 @@ export async function run(command: string, args: readonly string[], options: { i
     return (await child).stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`, { cause: err });
   }
 }
 
@@ -61,7 +61,7 @@ export async function deleteNetns(name: string): Promise<void> {
 
 /** Deletes namespaces left by test processes that no longer run (their PID is in the name). */
 export async function sweepStaleNetns(): Promise<string[]> {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync('/run/netns');
   } catch {

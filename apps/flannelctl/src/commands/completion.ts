@@ -5,8 +5,9 @@
  * options (when the word being typed starts with `-`), or a value for the option before it (files, backends).
  */
 import { BACKEND_TYPES } from '@flannel-ts/backends/names';
+import { UsageError } from '@flannel-ts/core';
 import { defineCommand, type Command, type CommandGroup } from '../command.js';
-import { ETCD_FLAG_LIST, UsageError } from '../options.js';
+import { ETCD_FLAG_LIST } from '../options.js';
 
 export const SHELLS = ['bash', 'zsh'] as const;
 export type Shell = (typeof SHELLS)[number];

@@ -17,6 +17,7 @@ import {
   resolveNetworkConfig,
   type NetworkConfig,
   type SubnetPool,
+  UsageError,
 } from '@flannel-ts/core';
 import { BACKEND_TYPES } from '@flannel-ts/backends/names';
 import type { Registry, SkippedEntry } from '@flannel-ts/lease-manager';
@@ -24,7 +25,6 @@ import { defineCommand, type CommandGroup } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { formatInlineValue, renderFields } from '../format.js';
 import { describeMisfit } from '../lease-fit.js';
-import { UsageError } from '../options.js';
 import { checkUnderlay } from '../underlay.js';
 
 export interface ConfigSetArgs {

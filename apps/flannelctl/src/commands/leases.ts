@@ -4,14 +4,13 @@
  * it when flanneld starts there. A reservation that does not fit the config would be deleted by that flanneld as
  * incompatible, so it is refused here before anything is written.
  */
-import { FlannelError, IpNet, admitLeases, normalizeIP, parseSubnetKey, printable, type Lease, type LeaseAttrs, type LeaseSubnets, type Rejection } from '@flannel-ts/core';
+import { FlannelError, IpNet, UsageError, admitLeases, normalizeIP, parseSubnetKey, printable, type Lease, type LeaseAttrs, type LeaseSubnets, type Rejection } from '@flannel-ts/core';
 import { defineCommand, type CommandGroup } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { leaseRow, renderLeaseNotes, renderLeaseTable } from '../lease-rows.js';
 import { listTimedLeases, renewedAgoMs } from '../lease-times.js';
 import { describeMisfit } from '../lease-fit.js';
 import { classifyDelete, classifyPut, describeEvent, renderEventHeader, renderEventLine, type KnownKey } from '../lease-events.js';
-import { UsageError } from '../options.js';
 import { reportSkipped } from './config.js';
 import { readConfigLeniently } from '../read-config.js';
 

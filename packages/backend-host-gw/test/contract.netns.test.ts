@@ -1,21 +1,12 @@
 /** The backend contract (testkit) in a namespace: eth0 is a veth at 192.0.2.5/24, routes read back with `ip -j`. */
 import { describe, it } from 'vitest';
 import { createHostNetwork } from '@flannel-ts/host-net';
-import { backendContractCases, createNetns } from '@flannel-ts/testkit';
+import { backendContractCases, createContractNamespace } from '@flannel-ts/testkit';
 import { hostGwTarget } from './contract-target.js';
 import { NETWORK } from './leases.js';
 
 const target = hostGwTarget(async () => {
-  const ns = await createNetns();
-  try {
-    await ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
-    await ns.exec('ip', ['addr', 'add', '192.0.2.5/24', 'dev', 'eth0']);
-    await ns.exec('ip', ['link', 'set', 'eth0', 'up']);
-    await ns.exec('ip', ['link', 'set', 'peer0', 'up']);
-  } catch (err) {
-    await ns[Symbol.asyncDispose]();
-    throw err;
-  }
+  const ns = await createContractNamespace();
   return { host: createHostNetwork({ netns: ns.name, confineRoutesTo: [NETWORK.ipv4!.network] }), [Symbol.asyncDispose]: () => ns[Symbol.asyncDispose]() };
 });
 

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createNetns } from '@flannel-ts/testkit';
+import { createContractNamespace } from '@flannel-ts/testkit';
 
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const PEER_ADDRESSES = ['192.0.2.31', '192.0.2.32', '192.0.2.33', '192.0.2.34', '192.0.2.62'];
@@ -14,12 +14,7 @@ const PEER_ADDRESSES = ['192.0.2.31', '192.0.2.32', '192.0.2.33', '192.0.2.34', 
 describe('udp backend contract', () => {
   it('passes every case against a recording host and against the namespace', async () => {
     expect(existsSync(new URL('../dist/datapath-worker.js', import.meta.url)), 'build the package first (pnpm build): the cases run dist/').toBe(true);
-    await using ns = await createNetns();
-    await ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
-    await ns.exec('ip', ['addr', 'add', '192.0.2.5/24', 'dev', 'eth0']);
-    for (const address of PEER_ADDRESSES) await ns.exec('ip', ['addr', 'add', `${address}/32`, 'dev', 'peer0']);
-    await ns.exec('ip', ['link', 'set', 'eth0', 'up']);
-    await ns.exec('ip', ['link', 'set', 'peer0', 'up']);
+    await using ns = await createContractNamespace(PEER_ADDRESSES);
     const vitest = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url));
     const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
       execFile('ip', ['netns', 'exec', ns.name, process.execPath, vitest, 'run', '--config', 'test/in-netns/vitest.config.ts'], { cwd: PACKAGE_DIR, timeout: 120_000, env: { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: '0' } }, (err, stdout, stderr) =>

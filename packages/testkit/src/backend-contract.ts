@@ -13,6 +13,7 @@
  * it are then not generated, and the name of each generated case says what it checks.
  */
 import assert from 'node:assert/strict';
+import { createNetns, type Netns } from './netns.js';
 import { decodeLeaseAttrs, encodeLeaseAttrs, parseSubnetKey, type Backend, type ExternalInterface, type Lease, type LeaseAttrs, type LeaseBatch } from '@flannel-ts/core';
 
 export interface BackendUnderTest extends AsyncDisposable {
@@ -149,4 +150,24 @@ export function backendContractCases(target: BackendContractTarget, options: { r
     },
   );
   return cases;
+}
+
+/**
+ * A namespace with the contract's underlay: `eth0` at 192.0.2.5/24, a veth whose other end `peer0` holds
+ * `peerAddresses` (as /32s, so packets to those peers have somewhere to go). Removed on dispose, and at once when
+ * setting it up fails.
+ */
+export async function createContractNamespace(peerAddresses: readonly string[] = []): Promise<Netns> {
+  const ns = await createNetns();
+  try {
+    await ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
+    await ns.exec('ip', ['addr', 'add', '192.0.2.5/24', 'dev', 'eth0']);
+    for (const address of peerAddresses) await ns.exec('ip', ['addr', 'add', `${address}/32`, 'dev', 'peer0']);
+    await ns.exec('ip', ['link', 'set', 'eth0', 'up']);
+    await ns.exec('ip', ['link', 'set', 'peer0', 'up']);
+  } catch (err) {
+    await ns[Symbol.asyncDispose]();
+    throw err;
+  }
+  return ns;
 }

@@ -41,7 +41,11 @@ export async function inspectHostGwRoutes(
   const families = ([4, 6] as const).filter((family) => (family === 4 ? network.ipv4 : network.ipv6));
   const kernel = (await Promise.all(families.map(async (family) => (await host.routes({ dev, family })).map((r): RouteEntry & { family: IpFamily } => ({ ...r, family }))))).flat();
   const repairs = planRepairs(wanted, kernel, { network, own });
+  return { inspection: routeInspection(dev, wanted, repairs), wanted, repairs };
+}
 
+/** The repairs of the planned routes as an Inspection of the interface: each difference with its change. */
+export function routeInspection(dev: string, wanted: readonly PlannedRoute[], repairs: RouteRepairs): Inspection {
   const missing = new Set(repairs.missing);
   const wrong = new Map(repairs.wrong.map(({ route, was }) => [route, was]));
   const drift: EntryDrift[] = [];
@@ -55,5 +59,5 @@ export async function inspectHostGwRoutes(
   for (const stale of repairs.stale) drift.push({ problem: 'stale', found: [routeEntry(stale)], changes: [deleteChange(stale)] });
   // Deletions first, then the routes to add, then the ones to correct.
   const changes: HostChange[] = [...repairs.stale.map(deleteChange), ...repairs.missing.map(replaceChange), ...repairs.wrong.map(({ route }) => replaceChange(route))];
-  return { inspection: { devices: [{ device: dev, problems: [], entries: [{ kind: 'route', wanted: wanted.length, drift }] }], changes }, wanted, repairs };
+  return { devices: [{ device: dev, problems: [], entries: [{ kind: 'route', wanted: wanted.length, drift }] }], changes };
 }

@@ -141,7 +141,7 @@ export async function inspectVxlanFamilies(
         });
     const wanted = planKernelState(view, peers, { isDirect: await directAnswers(host, view, peers, config, options.direct), ...(options.log ? { log: options.log } : {}) });
     const drift = driftStates(view, observed, wanted);
-    devices.push({ device: view.device, problems, entries: drift.entries });
+    devices.push({ device: view.device, family, problems, entries: drift.entries });
     changes.push(...problems.flatMap((p) => p.changes), ...drift.changes);
     families.push({ family, wanted, observedRoutes: observed.routes.size });
   }

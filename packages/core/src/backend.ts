@@ -3,6 +3,7 @@
  * store: flanneld acquires the lease with what `prepare()` returns, then feeds the backend lease batches.
  */
 import type { HostChange, HostNetwork } from './host-network.js';
+import type { IpFamily } from './ip.js';
 import type { Lease, LeaseAttrs, LeaseBatch } from './lease.js';
 import type { Logger } from './logger.js';
 import type { NetworkConfig } from './network-config.js';
@@ -105,6 +106,8 @@ export interface DeviceDrift {
 export interface DeviceInspection {
   /** The device the entries are on: vxlan's flannel.<VNI>, host-gw's external interface. */
   readonly device: string;
+  /** The family of the device's entries; absent when it holds both (host-gw's interface). */
+  readonly family?: IpFamily | undefined;
   readonly problems: readonly DeviceDrift[];
   readonly entries: readonly EntryInspection[];
 }

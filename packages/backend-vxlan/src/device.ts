@@ -3,13 +3,18 @@
  * changes that (re)create it, and the address changes that leave exactly the own subnet's address on it. prepare,
  * attach and inspect (so resync and flannelctl doctor) all decide through these.
  */
-import { IpNet, type AddressEntry, type HostChange, type IpFamily, type LinkEntry } from '@flannel-ts/core';
+import { IpNet, type AddressEntry, type HostChange, type IpFamily, type Lease, type LinkEntry, type NetworkConfig } from '@flannel-ts/core';
 import type { VxlanConfig } from './config.js';
 
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const VXLAN_ENCAP_OVERHEAD = 50;
 /** The same over an IPv6 underlay (outer header 40): the kernel refuses a larger MTU on flannel-v6. */
 export const VXLAN6_ENCAP_OVERHEAD = 70;
+
+/** The families the network enables, each with a device of its own. */
+export function familiesOf(network: Pick<NetworkConfig, 'ipv4' | 'ipv6'>): IpFamily[] {
+  return [...(network.ipv4 ? [4 as const] : []), ...(network.ipv6 ? [6 as const] : [])];
+}
 
 /** flannel.<VNI> for IPv4, flannel-v6.<VNI> for IPv6. */
 export function vxlanDeviceName(family: IpFamily, vni: number): string {
@@ -50,6 +55,12 @@ export function createDeviceChanges(spec: DeviceSpec, config: VxlanConfig, exist
     { kind: 'vxlan', name: spec.name, vni: config.vni, local: spec.local, dev: spec.externalDevice, port: config.port, learning: config.learning, gbp: config.gbp, mtu: spec.mtu, address: spec.mac },
     { kind: 'link', name: spec.name, up: true },
   ];
+}
+
+/** The device's own address: the own subnet's network address, as a /32 (/128); undefined without such a subnet. */
+export function vxlanDeviceAddress(own: Pick<Lease, 'subnet' | 'ipv6Subnet'> | undefined, family: IpFamily): string | undefined {
+  const subnet = family === 4 ? own?.subnet : own?.ipv6Subnet;
+  return subnet ? `${subnet.addressText()}/${family === 4 ? 32 : 128}` : undefined;
 }
 
 /** Whether an address (or CIDR) lies inside the flannel network of its family. */

@@ -1,5 +1,5 @@
 export { vxlanBackend } from './vxlan-backend.js';
-export { VXLAN_ENCAP_OVERHEAD, VXLAN6_ENCAP_OVERHEAD, vxlanDeviceName } from './device.js';
+export { VXLAN_ENCAP_OVERHEAD, VXLAN6_ENCAP_OVERHEAD, vxlanDeviceAddress, vxlanDeviceName } from './device.js';
 export { parseVxlanConfig, KERNEL_DEFAULT_VXLAN_PORT } from './config.js';
 export type { VxlanConfig } from './config.js';
 export { planPeers, peerEndpoint } from './plan.js';

@@ -20,7 +20,7 @@ import {
   type RouteEntry,
 } from '@flannel-ts/core';
 import type { VxlanConfig } from './config.js';
-import { addressChanges, createDeviceChanges, incompatibility, isInside, vxlanDeviceMtu, vxlanDeviceName } from './device.js';
+import { addressChanges, createDeviceChanges, familiesOf, incompatibility, isInside, vxlanDeviceAddress, vxlanDeviceMtu, vxlanDeviceName } from './device.js';
 import { driftStates, type KernelState } from './diff.js';
 import { peerEndpoint, planKernelState, type DesiredRoute, type DesiredState, type FamilyView } from './plan.js';
 
@@ -85,10 +85,6 @@ export function observeFamily(view: FamilyView, network: IpNet, kernel: VxlanKer
   return { neighbours, fdb, routes };
 }
 
-function familiesOf(network: Pick<NetworkConfig, 'ipv4' | 'ipv6'>): IpFamily[] {
-  return [...(network.ipv4 ? [4 as const] : []), ...(network.ipv6 ? [6 as const] : [])];
-}
-
 /** The kernel against the leases on this host: device problems and missing, wrong and stale entries, per device. */
 export async function inspectVxlan(host: HostNetwork, peers: readonly Lease[], own: Lease | undefined, options: VxlanInspectOptions): Promise<Inspection> {
   return (await inspectVxlanFamilies(host, peers, own, options)).inspection;
@@ -109,8 +105,7 @@ export async function inspectVxlanFamilies(
     const network = (family === 4 ? options.network.ipv4 : options.network.ipv6)!.network;
     const view: FamilyView = { family, device: vxlanDeviceName(family, config.vni), externalDevice: ext.name };
     const mtu = vxlanDeviceMtu(family, config, ext.mtu);
-    const ownSubnet = family === 4 ? own?.subnet : own?.ipv6Subnet;
-    const ownAddress = ownSubnet ? `${ownSubnet.addressText()}/${family === 4 ? 32 : 128}` : undefined;
+    const ownAddress = vxlanDeviceAddress(own, family);
     const ownEndpoint = own ? peerEndpoint(own, family) : undefined;
     const mac = options.vtepMacs?.[family] ?? (typeof ownEndpoint === 'object' ? ownEndpoint.vtepMac : undefined);
 

@@ -17,9 +17,9 @@
  * every FULL_RECONCILE_EVERY periods regardless. An idle host with 1000 peers then costs what one with none costs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { ConfigError, errorMessage, FlannelError, sameLeaseAttrs, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type Lease, type LeaseBatch, type NetworkConfig } from '@flannel-ts/core';
+import { ConfigError, errorMessage, FlannelError, sameLeaseAttrs, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type Lease, type LeaseBatch } from '@flannel-ts/core';
 import { parseVxlanConfig, type VxlanConfig } from './config.js';
-import { addressChanges, createDeviceChanges, incompatibility, VXLAN_ENCAP_OVERHEAD, vxlanDeviceMtu, vxlanDeviceName } from './device.js';
+import { addressChanges, createDeviceChanges, familiesOf, incompatibility, VXLAN_ENCAP_OVERHEAD, vxlanDeviceAddress, vxlanDeviceMtu, vxlanDeviceName } from './device.js';
 import { diffStates } from './diff.js';
 import { inspectVxlanFamilies, isOnSegment } from './inspect.js';
 import { randomMac } from './mac.js';
@@ -103,9 +103,8 @@ class VxlanBackend implements Backend {
   async attach(own: Lease) {
     this.#own = own;
     for (const state of this.#families) {
-      const subnet = state.view.family === 4 ? own.subnet : own.ipv6Subnet;
-      if (!subnet) continue;
-      state.ownAddress = `${subnet.addressText()}/${state.view.family === 4 ? 32 : 128}`;
+      state.ownAddress = vxlanDeviceAddress(own, state.view.family);
+      if (!state.ownAddress) continue;
       await this.#ensureAddress(state);
     }
   }
@@ -318,13 +317,6 @@ class VxlanBackend implements Backend {
       }
     })();
   }
-}
-
-function familiesOf(network: NetworkConfig): IpFamily[] {
-  const families: IpFamily[] = [];
-  if (network.ipv4) families.push(4);
-  if (network.ipv6) families.push(6);
-  return families;
 }
 
 function describe(change: HostChange): string {

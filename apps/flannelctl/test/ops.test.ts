@@ -8,8 +8,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeLeaseAttrs, IpNet, parseNetworkConfig, poolCapacity, type Lease, type LeaseAttrs, type RouteEntry } from '@flannel-ts/core';
-import { planPeers } from '@flannel-ts/backend-vxlan';
-import { planRoutes } from '@flannel-ts/backend-host-gw';
+import { driftStates, observeFamily, planPeers, type VxlanKernelEntries } from '@flannel-ts/backend-vxlan';
+import { planRepairs, planRoutes, routeInspection } from '@flannel-ts/backend-host-gw';
 import { parseSubnetEnv } from '@flannel-ts/subnet-env';
 import { createTempDir } from '@flannel-ts/testkit';
 import { GROUPS, parseCommandLine } from '../src/cli.js';
@@ -223,7 +223,7 @@ describe('doctor checks', () => {
   const view = { family: 4 as const, device: 'flannel.1', externalDevice: 'eth0' };
   const wanted = planPeers(view, [p1, p2], { isDirect: () => false });
   const route = (dst: string, gateway: string): RouteEntry => ({ dst, gateway, dev: 'flannel.1', flags: ['onlink'] });
-  const healthyKernel = {
+  const healthyKernel: VxlanKernelEntries = {
     neighbours: [
       { address: '10.1.6.0', lladdr: '02:00:00:00:00:06', permanent: true },
       { address: '10.1.7.0', lladdr: '02:00:00:00:00:07', permanent: true },
@@ -235,8 +235,9 @@ describe('doctor checks', () => {
     routes: [route('10.1.6.0/24', '10.1.6.0'), route('10.1.7.0/24', '10.1.7.0')],
     directRoutes: [],
   };
-  const entries = (observed: typeof healthyKernel) =>
-    checkVxlanEntries({ device: 'flannel.1', externalDevice: 'eth0', family: 4, wanted, observed, network: CONFIG.ipv4!.network, peers: [p1, p2] });
+  // The kernel's entries go through the backend's own observe and diff steps, as inspectVxlan takes them.
+  const entries = (observed: VxlanKernelEntries) =>
+    checkVxlanEntries({ inspection: { device: 'flannel.1', family: 4, problems: [], entries: driftStates(view, observeFamily(view, CONFIG.ipv4!.network, observed), wanted).entries }, peers: [p1, p2] });
 
   it('finds the vxlan entries the peer leases call for', () => {
     expect(entries(healthyKernel).map((f) => [f.check, f.status, f.message])).toEqual([
@@ -267,8 +268,13 @@ describe('doctor checks', () => {
     const hgWanted = planRoutes([hg1], { dev: 'eth0', network: CONFIG });
     const stale = { dst: '10.1.8.0/24', gateway: '192.0.2.18', dev: 'eth0', flags: [], family: 4 as const };
     const connected = { dst: '192.0.2.0/24', dev: 'eth0', flags: [], family: 4 as const };
-    expect(checkHostGwRoutes({ dev: 'eth0', wanted: hgWanted, observed: [{ dst: '10.1.6.0/24', gateway: '192.0.2.12', dev: 'eth0', flags: [], family: 4 }, connected], config: CONFIG, own, peers: [hg1] }).status).toBe('ok');
-    const broken = checkHostGwRoutes({ dev: 'eth0', wanted: hgWanted, observed: [connected, stale], config: CONFIG, own, peers: [hg1] });
+    // The kernel's routes go through the backend's own repair plan, as inspectHostGw takes them.
+    const hostGw = (observed: Parameters<typeof planRepairs>[1]) => {
+      const inspection = routeInspection('eth0', hgWanted, planRepairs(hgWanted, observed, { network: CONFIG, own }));
+      return checkHostGwRoutes({ inspection: inspection.devices[0]!, peers: [hg1] });
+    };
+    expect(hostGw([{ dst: '10.1.6.0/24', gateway: '192.0.2.12', dev: 'eth0', flags: [], family: 4 }, connected]).status).toBe('ok');
+    const broken = hostGw([connected, stale]);
     expect(broken.message).toBe('1 missing: 10.1.6.0/24 via 192.0.2.12 dev eth0 (peer 192.0.2.12); 1 stale: 10.1.8.0/24 via 192.0.2.18 (no lease for it)');
   });
 

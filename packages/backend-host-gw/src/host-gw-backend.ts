@@ -5,10 +5,10 @@
  * that differs from the interface address (NAT, `--public-ip`) is refused up front.
  *
  * The lease carries `BackendType: "host-gw"` and no BackendData; FLANNEL_MTU is the external interface's MTU.
- * `apply` diffs the planned routes against the previous plan and sends one batch; `resync` compares the plan with
- * the kernel's routes on the external interface and repairs missing, wrong and stale routes in one batch. flannel
- * only re-adds missing routes every 10 s; repairing wrong gateways and removing routes of peers that left while
- * this host was down goes beyond it. Nothing is torn down on dispose: routes outlive a restart, as in flannel.
+ * `apply` diffs the planned routes against the previous plan and sends one batch; `resync` applies in one batch what
+ * `inspectHostGw` finds (the plan against the kernel's routes on the external interface): missing, wrong and stale
+ * routes. flannel only re-adds missing routes every 10 s; repairing wrong gateways and removing routes of peers that
+ * left while this host was down goes beyond it. Nothing is torn down on dispose: routes outlive a restart, as in flannel.
  */
 import {
   backendOptionFields,
@@ -21,14 +21,12 @@ import {
   type BackendDeps,
   type BackendFactory,
   type BackendRegistration,
-  type HostChange,
-  type IpFamily,
   type Lease,
   type LeaseBatch,
   type Logger,
-  type RouteEntry,
 } from '@flannel-ts/core';
-import { HOST_GW_TYPE, deleteChange, diffChanges, diffRoutes, planRepairs, planRoutes, replaceChange, type PlannedRoute, type SkippedLease } from './plan.js';
+import { inspectHostGwRoutes } from './inspect.js';
+import { HOST_GW_TYPE, diffChanges, diffRoutes, planRoutes, type PlannedRoute, type SkippedLease } from './plan.js';
 
 /** host-gw has no options of its own; unknown `Backend` keys are ignored, as by flannel. */
 export type HostGwConfig = Readonly<Record<string, never>>;
@@ -122,33 +120,21 @@ class HostGwBackend implements Backend {
       this.#peers.clear();
       for (const lease of peers) if (subnetIdentity(lease) !== ownId) this.#peers.set(lease.key, lease);
       const { network, host, externalInterface } = this.#deps;
-      const wanted = this.#plan();
-      const families = ([4, 6] as const).filter((family) => (family === 4 ? network.ipv4 : network.ipv6));
-      const kernel = (
-        await Promise.all(families.map(async (family) => (await host.routes({ dev: externalInterface.name, family })).map((r): RouteEntry & { family: IpFamily } => ({ ...r, family }))))
-      ).flat();
-      const repairs = planRepairs(wanted, kernel, { network, own: this.#own });
+      const { inspection, wanted, repairs } = await inspectHostGwRoutes(host, [...this.#peers.values()], this.#own, { network, externalInterface, onSkip: (skipped) => this.#reportSkip(skipped) });
       // A missing route this process programmed before was lost (deleted by hand, interface flapped): flannel's
       // "route recovered". One it never programmed is simply new (the first listing after a start goes here).
       const programmed = new Set([...this.#planned.values()].map((r) => `${r.dst} ${r.via}`));
       this.#planned = new Map(wanted.map((r) => [r.dst, r]));
 
-      const changes: HostChange[] = [];
-      for (const stale of repairs.stale) {
-        this.#log.info('stale route removed', { subnet: stale.dst, via: stale.via, dev: stale.dev });
-        changes.push(deleteChange(stale));
-      }
+      for (const stale of repairs.stale) this.#log.info('stale route removed', { subnet: stale.dst, via: stale.via, dev: stale.dev });
       for (const route of repairs.missing) {
         if (programmed.has(`${route.dst} ${route.via}`)) this.#log.info('route recovered', { subnet: route.dst, via: route.via, dev: route.dev, lease: route.lease });
         else this.#log.debug('adding route', { subnet: route.dst, via: route.via, dev: route.dev });
-        changes.push(replaceChange(route));
       }
-      for (const { route, was } of repairs.wrong) {
-        this.#log.info('route corrected', { subnet: route.dst, via: route.via, was, dev: route.dev, lease: route.lease });
-        changes.push(replaceChange(route));
-      }
-      if (changes.length > 0) await host.apply(changes);
-      this.#log.debug('routes reconciled', { routes: wanted.length, repaired: changes.length });
+      for (const { route, was } of repairs.wrong) this.#log.info('route corrected', { subnet: route.dst, via: route.via, was, dev: route.dev, lease: route.lease });
+      // resync = inspect + apply: exactly the changes inspect reports.
+      if (inspection.changes.length > 0) await host.apply(inspection.changes);
+      this.#log.debug('routes reconciled', { routes: wanted.length, repaired: inspection.changes.length });
     });
   }
 
@@ -188,10 +174,6 @@ class HostGwBackend implements Backend {
     for (const route of diff.replace) this.#log.debug('adding route', { subnet: route.dst, via: route.via, dev: route.dev });
     const changes = diffChanges(diff);
     if (changes.length > 0) await this.#deps.host.apply(changes);
-  }
-
-  #plan(): PlannedRoute[] {
-    return planRoutes([...this.#peers.values()], { dev: this.#deps.externalInterface.name, network: this.#deps.network, onSkip: (skipped) => this.#reportSkip(skipped) });
   }
 
   #reportSkip({ lease, reason, family }: SkippedLease): void {

@@ -1,6 +1,11 @@
-export { vxlanBackend, VXLAN_ENCAP_OVERHEAD } from './vxlan-backend.js';
-export { parseVxlanConfig } from './config.js';
+export { vxlanBackend } from './vxlan-backend.js';
+export { VXLAN_ENCAP_OVERHEAD, VXLAN6_ENCAP_OVERHEAD, vxlanDeviceAddress, vxlanDeviceName } from './device.js';
+export { parseVxlanConfig, KERNEL_DEFAULT_VXLAN_PORT } from './config.js';
+export type { VxlanConfig } from './config.js';
 export { planPeers, peerEndpoint } from './plan.js';
-export type { DesiredState, DesiredRoute, FamilyView } from './plan.js';
-export { diffStates } from './diff.js';
+export type { DesiredState, DesiredRoute, FamilyView, PeerEndpoint } from './plan.js';
+export { diffStates, driftStates } from './diff.js';
+export type { KernelState, StateDrift } from './diff.js';
+export { inspectVxlan, observeFamily } from './inspect.js';
+export type { VxlanInspectOptions, VxlanKernelEntries } from './inspect.js';
 export { randomMac, normalizeMac } from './mac.js';

@@ -95,3 +95,11 @@ export function planPeers(view: FamilyView, peers: Iterable<Lease>, options: { i
 }
 
 export const EMPTY_STATE: DesiredState = { neighbours: new Map(), fdb: new Map(), routes: new Map() };
+
+/** planPeers with direct routes naming the underlay device explicitly: the form the kernel reports them in. */
+export function planKernelState(view: FamilyView, peers: Iterable<Lease>, options: { isDirect: (publicIP: string) => boolean; log?: Logger }): DesiredState {
+  const plan = planPeers(view, peers, options);
+  const routes = new Map<string, DesiredRoute>();
+  for (const [dst, route] of plan.routes) routes.set(dst, route.dev ? route : { ...route, dev: view.externalDevice });
+  return { ...plan, routes };
+}

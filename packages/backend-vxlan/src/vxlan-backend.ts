@@ -16,16 +16,14 @@
  * about the devices (`ip monitor` for links, addresses, neighbours and routes, `bridge monitor` for the FDB), or
  * every FULL_RECONCILE_EVERY periods regardless. An idle host with 1000 peers then costs what one with none costs.
  */
-import { ConfigError, errorMessage, FlannelError, IpNet, sameLeaseAttrs, SerialQueue, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type KernelEvent, type Lease, type LeaseBatch, type NetworkConfig } from '@flannel-ts/core';
+import { ConfigError, errorMessage, FlannelError, sameLeaseAttrs, SerialQueue, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type KernelEvent, type Lease, type LeaseBatch } from '@flannel-ts/core';
 import { parseVxlanConfig, type VxlanConfig } from './config.js';
+import { addressChanges, createDeviceChanges, familiesOf, incompatibility, VXLAN_ENCAP_OVERHEAD, vxlanDeviceAddress, vxlanDeviceMtu, vxlanDeviceName } from './device.js';
 import { diffStates } from './diff.js';
+import { inspectVxlanFamilies, isOnSegment } from './inspect.js';
 import { randomMac } from './mac.js';
-import { peerEntries, planPeers, type DesiredRoute, type DesiredState, type FamilyView } from './plan.js';
+import { peerEntries, type DesiredRoute, type DesiredState, type FamilyView } from './plan.js';
 
-/** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
-export const VXLAN_ENCAP_OVERHEAD = 50;
-/** The same over an IPv6 underlay (outer header 40): the kernel refuses a larger MTU on flannel-v6. */
-export const VXLAN6_ENCAP_OVERHEAD = 70;
 /** Periodic reconciles between two that read the kernel even with no change seen (5 min at flanneld's 10 s). */
 const FULL_RECONCILE_EVERY = 30;
 
@@ -45,7 +43,6 @@ interface AppliedState {
 interface FamilyState {
   readonly view: FamilyView;
   readonly mtu: number;
-  readonly network: IpNet;
   mac: string;
   ownAddress: string | undefined;
   applied: AppliedState;
@@ -60,6 +57,7 @@ class VxlanBackend implements Backend {
   readonly #deps: BackendDeps;
   readonly #families: FamilyState[] = [];
   readonly #peers = new Map<string, Lease>();
+  #own: Lease | undefined;
   #mtu = 0;
   /** Stops the kernel monitor (host.monitor) on dispose. */
   readonly #monitorStop = new AbortController();
@@ -82,16 +80,15 @@ class VxlanBackend implements Backend {
 
   async prepare() {
     const { externalInterface: ext, network, log } = this.#deps;
-    const underlayMtu = this.#config.mtu ?? ext.mtu;
-    this.#mtu = underlayMtu - (network.ipv4 ? VXLAN_ENCAP_OVERHEAD : VXLAN6_ENCAP_OVERHEAD);
+    this.#mtu = vxlanDeviceMtu(network.ipv4 ? 4 : 6, this.#config, ext.mtu);
     if (this.#mtu < 68) throw new ConfigError('Backend.MTU', `vxlan device MTU would be ${this.#mtu}: the underlay MTU must be at least ${68 + VXLAN_ENCAP_OVERHEAD}`);
     const attrs: { backendType: string; backendData?: unknown; backendV6Data?: unknown } = { backendType: 'vxlan' };
     for (const family of familiesOf(network)) {
       const local = family === 4 ? ext.ipv4 : ext.ipv6;
       if (!local) throw new FlannelError('INTERFACE_NOT_FOUND', `interface ${ext.name} has no IPv${family} address for the vxlan device`);
-      const view: FamilyView = { family, device: family === 4 ? `flannel.${this.#config.vni}` : `flannel-v6.${this.#config.vni}`, externalDevice: ext.name };
-      const mtu = underlayMtu - (family === 4 ? VXLAN_ENCAP_OVERHEAD : VXLAN6_ENCAP_OVERHEAD);
-      const state: FamilyState = { view, mtu, network: (family === 4 ? network.ipv4 : network.ipv6)!.network, mac: '', ownAddress: undefined, applied: emptyApplied() };
+      const view: FamilyView = { family, device: vxlanDeviceName(family, this.#config.vni), externalDevice: ext.name };
+      const mtu = vxlanDeviceMtu(family, this.#config, ext.mtu);
+      const state: FamilyState = { view, mtu, mac: '', ownAddress: undefined, applied: emptyApplied() };
       state.mac = await this.#ensureDevice(state, local);
       this.#families.push(state);
       const data = { VNI: this.#config.vni, VtepMAC: state.mac };
@@ -105,10 +102,10 @@ class VxlanBackend implements Backend {
 
   attach(own: Lease): Promise<void> {
     return this.#queue.run(async () => {
+      this.#own = own;
       for (const state of this.#families) {
-        const subnet = state.view.family === 4 ? own.subnet : own.ipv6Subnet;
-        if (!subnet) continue;
-        state.ownAddress = `${subnet.addressText()}/${state.view.family === 4 ? 32 : 128}`;
+        state.ownAddress = vxlanDeviceAddress(own, state.view.family);
+        if (!state.ownAddress) continue;
         await this.#ensureAddress(state);
       }
     });
@@ -196,94 +193,45 @@ class VxlanBackend implements Backend {
       for (const state of this.#families) {
         const ip = state.view.family === 4 ? lease.attrs.publicIP : lease.attrs.publicIPv6;
         if (!ip || this.#direct.has(ip)) continue;
-        const route = await this.#deps.host.routeTo(ip);
-        this.#direct.set(ip, route !== undefined && !route.gateway && route.dev === state.view.externalDevice);
+        this.#direct.set(ip, isOnSegment(await this.#deps.host.routeTo(ip), state.view.externalDevice));
       }
     }
   }
 
-  /** Compares the kernel with the plan and repairs every difference, re-creating the device if it is gone. */
+  /**
+   * resync's repair: inspect (the kernel against the plan, re-creating the device if it is gone or changed) and
+   * apply exactly the changes it returns, in one batch.
+   */
   async #reconcile(): Promise<void> {
-    const { host, log } = this.#deps;
+    const { host, log, network, externalInterface } = this.#deps;
     // Cleared before reading: an event during the reconcile (our own changes included) makes the next one read again.
     this.#kernelChanged = !this.#watching;
     this.#resyncsSinceFull = 0;
-    for (const state of this.#families) {
-      const link = await host.link(state.view.device);
-      if (!link || !this.#compatible(link)) {
-        log.warn(link ? 'vxlan device changed by someone else, re-creating it' : 'vxlan device is gone, re-creating it', { device: state.view.device, vtepMac: state.mac });
-        await this.#ensureDevice(state, (state.view.family === 4 ? this.#deps.externalInterface.ipv4 : this.#deps.externalInterface.ipv6)!);
-      } else if (link.mtu !== state.mtu || !link.up) {
-        await host.apply([{ kind: 'link', name: state.view.device, mtu: state.mtu, up: true }]);
+    const vtepMacs: Partial<Record<IpFamily, string>> = {};
+    for (const state of this.#families) vtepMacs[state.view.family] = state.mac;
+    const { inspection, families } = await inspectVxlanFamilies(host, [...this.#peers.values()], this.#own, { config: this.#config, network, externalInterface, vtepMacs, direct: this.#direct, log });
+    for (const [index, device] of inspection.devices.entries()) {
+      const state = this.#families.find((f) => f.view.device === device.device);
+      for (const problem of device.problems) {
+        if (problem.problem === 'missing' || problem.problem === 'incompatible') {
+          log.warn(problem.problem === 'incompatible' ? 'vxlan device changed by someone else, re-creating it' : 'vxlan device is gone, re-creating it', { device: device.device, vtepMac: state?.mac ?? '' });
+        }
       }
-      await this.#ensureAddress(state);
-      const observed = await this.#observe(state);
-      const wanted = await this.#plan(state);
-      const changes = diffStates(state.view, observed, wanted);
+      const changes = device.entries.flatMap((group) => group.drift.flatMap((d) => d.changes));
       if (changes.length > 0) {
-        const first = state.applied.routes.size === 0 && observed.routes.size === 0;
+        const first = (state?.applied.routes.size ?? 0) === 0 && families[index]!.observedRoutes === 0;
         log.info(first ? 'programming kernel entries' : 'repairing kernel entries', {
-          device: state.view.device,
+          device: device.device,
           changes: changes.length,
           detail: changes.slice(0, 10).map(describe).join('; ') + (changes.length > 10 ? '; ...' : ''),
         });
-        await host.apply(changes);
-      }
-      state.applied = copyState(wanted);
-    }
-  }
-
-  /** The kernel's entries for this family, in the plan's shape (only what the backend could have made). */
-  async #observe(state: FamilyState): Promise<DesiredState> {
-    const { host } = this.#deps;
-    const { view } = state;
-    const neighbours = new Map<string, string>();
-    for (const n of await host.neighbours(view.device, view.family)) if (n.permanent && n.lladdr) neighbours.set(n.address, n.lladdr);
-    const fdb = new Map<string, string>();
-    for (const f of await host.fdb(view.device)) if (f.permanent && f.dst) fdb.set(f.lladdr, f.dst);
-    const routes = new Map<string, DesiredRoute>();
-    // Only routes inside the flannel network are the backend's to repair: anything else on the device (a default
-    // route, a hand-made route elsewhere) is left alone.
-    for (const r of await host.routes({ dev: view.device, family: view.family })) {
-      if (r.gateway && r.dst !== 'default' && isInside(state.network, r.dst)) routes.set(r.dst, { dst: r.dst, via: r.gateway, dev: view.device, onlink: r.flags.includes('onlink') });
-    }
-    if (this.#config.directRouting) {
-      for (const r of await host.routes({ dev: view.externalDevice, family: view.family })) {
-        if (r.gateway && r.dst !== 'default' && isInside(state.network, r.dst)) routes.set(r.dst, { dst: r.dst, via: r.gateway, dev: view.externalDevice, onlink: false });
       }
     }
-    return { neighbours, fdb, routes };
-  }
-
-  async #plan(state: FamilyState): Promise<DesiredState> {
-    if (this.#config.directRouting) {
-      // flannel: a peer is on the same L2 segment when the route to it has no gateway. Asked afresh at each
-      // reconcile (the underlay may have changed); batches reuse the answers.
-      for (const lease of this.#peers.values()) {
-        const ip = state.view.family === 4 ? lease.attrs.publicIP : lease.attrs.publicIPv6;
-        if (!ip) continue;
-        const route = await this.#deps.host.routeTo(ip);
-        this.#direct.set(ip, route !== undefined && !route.gateway && route.dev === state.view.externalDevice);
-      }
+    if (inspection.changes.length > 0) await host.apply(inspection.changes);
+    for (const { family, wanted } of families) {
+      const state = this.#families.find((f) => f.view.family === family);
+      if (state) state.applied = copyState(wanted);
     }
-    const plan = planPeers(state.view, this.#peers.values(), { isDirect: (ip) => this.#direct.get(ip) === true, log: this.#deps.log });
-    // Direct routes name the underlay device explicitly, so they compare equal to what the kernel reports.
-    const routes = new Map<string, DesiredRoute>();
-    for (const [dst, route] of plan.routes) routes.set(dst, route.dev ? route : { ...route, dev: state.view.externalDevice });
-    return { ...plan, routes };
-  }
-
-  #compatible(link: { kind?: string | undefined; vxlan?: { vni: number; port: number; gbp: boolean; learning: boolean; dev?: string | undefined } | undefined }): boolean {
-    const v = link.vxlan;
-    return (
-      link.kind === 'vxlan' &&
-      v !== undefined &&
-      v.vni === this.#config.vni &&
-      v.port === this.#config.port &&
-      v.gbp === this.#config.gbp &&
-      v.learning === this.#config.learning &&
-      (v.dev === undefined || v.dev === this.#deps.externalInterface.name)
-    );
   }
 
   /** Reuses a compatible device (keeping its MAC), else (re)creates it, keeping the MAC we already published. */
@@ -291,18 +239,13 @@ class VxlanBackend implements Backend {
     const { host } = this.#deps;
     const device = state.view.device;
     const existing = await host.link(device);
-    if (existing && this.#compatible(existing) && existing.vxlan?.local === local && existing.address) {
+    const externalDevice = this.#deps.externalInterface.name;
+    if (existing && incompatibility(existing, this.#config, externalDevice) === undefined && existing.vxlan?.local === local && existing.address) {
       await host.apply([{ kind: 'link', name: device, mtu: state.mtu, up: true }]);
       return existing.address;
     }
     const mac = state.mac || existing?.address || randomMac();
-    const changes: HostChange[] = [];
-    if (existing) changes.push({ kind: 'link-delete', name: device });
-    changes.push(
-      { kind: 'vxlan', name: device, vni: this.#config.vni, local, dev: this.#deps.externalInterface.name, port: this.#config.port, learning: this.#config.learning, gbp: this.#config.gbp, mtu: state.mtu, address: mac },
-      { kind: 'link', name: device, up: true },
-    );
-    await host.apply(changes);
+    await host.apply(createDeviceChanges({ name: device, mtu: state.mtu, local, externalDevice, mac }, this.#config, existing !== undefined));
     state.applied = emptyApplied();
     // The device is new: nothing is programmed on it any more.
     return mac;
@@ -311,17 +254,9 @@ class VxlanBackend implements Backend {
   /** Exactly one address from the flannel network on the device: the own subnet's network address. */
   async #ensureAddress(state: FamilyState): Promise<void> {
     if (!state.ownAddress) return;
-    const { host } = this.#deps;
-    const changes: HostChange[] = [];
-    let present = false;
-    for (const a of await host.addresses(state.view.device)) {
-      if (a.family !== state.view.family) continue;
-      if (a.cidr === state.ownAddress) present = true;
-      else if (isInside(state.network, a.cidr.split('/')[0]!)) changes.push({ kind: 'address', action: 'delete', dev: state.view.device, cidr: a.cidr });
-    }
-    // Nothing to do when the address is in place: a needless replace is a kernel event, which would make the
-    // next periodic reconcile read the kernel again.
-    if (!present) changes.push({ kind: 'address', action: 'replace', dev: state.view.device, cidr: state.ownAddress });
+    const { host, network } = this.#deps;
+    const { view } = state;
+    const changes = addressChanges(view.device, view.family, (view.family === 4 ? network.ipv4 : network.ipv6)!.network, state.ownAddress, await host.addresses(view.device));
     if (changes.length > 0) await host.apply(changes);
   }
 
@@ -371,19 +306,6 @@ class VxlanBackend implements Backend {
       }
     })();
   }
-}
-
-function familiesOf(network: NetworkConfig): IpFamily[] {
-  const families: IpFamily[] = [];
-  if (network.ipv4) families.push(4);
-  if (network.ipv6) families.push(6);
-  return families;
-}
-
-function isInside(network: IpNet, cidrOrAddress: string): boolean {
-  const address = cidrOrAddress.split('/')[0]!;
-  const net = IpNet.parse(`${address}/${network.family === 4 ? 32 : 128}`, network.family);
-  return net !== undefined && network.contains(net);
 }
 
 function describe(change: HostChange): string {

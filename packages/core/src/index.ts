@@ -29,7 +29,20 @@ export { normalizeMac, macProblem } from './mac.js';
 export { printable, hasUnsafeCharacters } from './printable.js';
 export { createLineLogger, silentLogger, LOG_LEVELS } from './logger.js';
 export type { Logger, LogLevel, LogFields, LineLoggerOptions } from './logger.js';
-export type { Backend, BackendDeps, BackendFactory, BackendRegistration, ExternalInterface } from './backend.js';
+export type {
+  Backend,
+  BackendDeps,
+  BackendFactory,
+  BackendRegistration,
+  ExternalInterface,
+  KernelEntry,
+  KernelEntryKind,
+  EntryDrift,
+  EntryInspection,
+  DeviceDrift,
+  DeviceInspection,
+  Inspection,
+} from './backend.js';
 export { routeChangesOutside } from './host-network.js';
 export type { HostChange, HostNetwork, RouteEntry, AddressEntry, LinkEntry, LinkDetail, LinkAddress, KernelObject, KernelEvent, KernelMonitorHandlers, NeighbourEntry, FdbEntry } from './host-network.js';
 export { renderHelp, renderManPage, versionLine } from './help.js';

@@ -3,13 +3,13 @@
  *
  * It reads, in parallel: the flanneld process of this network namespace (its flags give the subnet file and the
  * health port when not passed), its health endpoint, subnet.env, the links of the host, and the config and leases
- * from etcd (bounded in time: an unreachable etcd is a finding, and the local checks still run). From the own
- * lease and the config it derives what the kernel should hold, with the backends' own planners (vxlan planPeers,
- * host-gw planRoutes), and compares that with the real tables. Last, it probes each peer subnet's gateway.
+ * from etcd (bounded in time: an unreachable etcd is a finding, and the local checks still run). The kernel tables
+ * are compared with what the leases call for by the backends themselves (vxlan inspectVxlan, host-gw
+ * inspectHostGw: what flanneld's resync would change). Last, it probes each peer subnet's gateway.
  */
-import { admitLeases, errorMessage, IpNet, type IpFamily, type Lease, type NetworkConfig, type RouteEntry } from '@flannel-ts/core';
-import { peerEndpoint, parseVxlanConfig, planPeers, type FamilyView } from '@flannel-ts/backend-vxlan';
-import { planRoutes } from '@flannel-ts/backend-host-gw';
+import { admitLeases, errorMessage, IpNet, type HostNetwork, type IpFamily, type Lease, type NetworkConfig } from '@flannel-ts/core';
+import { inspectVxlan, peerEndpoint, parseVxlanConfig, vxlanDeviceName } from '@flannel-ts/backend-vxlan';
+import { inspectHostGw } from '@flannel-ts/backend-host-gw';
 import { createHostNetwork } from '@flannel-ts/host-net';
 import { readConfigLeniently } from '../read-config.js';
 import { DEFAULT_SUBNET_FILE, readSubnetEnv, type SubnetEnvFile } from '@flannel-ts/subnet-env';
@@ -126,8 +126,8 @@ function backendFromConfig(config: NetworkConfig): BackendView {
   if (config.backendType === 'vxlan') {
     const vxlan = parseVxlanConfig(config.backend);
     const devices: { family: IpFamily; name: string }[] = [];
-    if (config.ipv4) devices.push({ family: 4, name: `flannel.${vxlan.vni}` });
-    if (config.ipv6) devices.push({ family: 6, name: `flannel-v6.${vxlan.vni}` });
+    if (config.ipv4) devices.push({ family: 4, name: vxlanDeviceName(4, vxlan.vni) });
+    if (config.ipv6) devices.push({ family: 6, name: vxlanDeviceName(6, vxlan.vni) });
     return { type: 'vxlan', source: 'config', devices, vni: vxlan.vni, port: vxlan.port, directRouting: vxlan.directRouting, underlayMtu: vxlan.mtu };
   }
   if (config.backendType === 'udp') return { type: 'udp', source: 'config', devices: [{ family: 4, name: 'flannel0' }] };
@@ -223,7 +223,7 @@ export async function doctor(args: DoctorArgs, ctx: CommandContext): Promise<num
 
   // The kernel tables, the firewall and the peer probes are independent: read them together.
   const [entryFindings, firewallFindings, peerFindings] = await Promise.all([
-    checkKernelEntries({ view, own, peers, iface, config, host, store }),
+    checkKernelEntries({ view, own, peers, iface, config, host, storeOk: store.ok }),
     (async () => {
       const network = config?.ipv4?.network ?? env?.network;
       if (!network) return [warn('firewall', 'not checked: the network is unknown (no subnet.env, no config from etcd)')];
@@ -264,52 +264,38 @@ function headline(report: DoctorReport): string {
   return `flannelctl doctor: ${parts.join(', ')}`;
 }
 
-async function checkKernelEntries(input: {
+/**
+ * The kernel entries, as the backend's inspect finds them against the peer leases: exactly what flanneld's resync
+ * would change. A device that is gone or was made by someone else is the device check's finding (resync re-creates
+ * it); its entries are not listed.
+ */
+export async function checkKernelEntries(input: {
   readonly view: BackendView | undefined;
   readonly own: Lease | undefined;
   readonly peers: readonly Lease[];
-  readonly iface: HostLink | undefined;
+  readonly iface: Pick<HostLink, 'name' | 'mtu' | 'addresses'> | undefined;
   readonly config: NetworkConfig | undefined;
-  readonly host: ReturnType<typeof createHostNetwork>;
-  readonly store: StoreFacts;
+  readonly host: HostNetwork;
+  /** Whether the leases and config were read from etcd. */
+  readonly storeOk: boolean;
 }): Promise<Finding[]> {
   const { view, own, peers, iface, config, host } = input;
-  if (!input.store.ok || !config) return [warn('routes', 'kernel entries not checked: the peer leases and config could not be read from etcd')];
+  if (!input.storeOk || !config) return [warn('routes', 'kernel entries not checked: the peer leases and config could not be read from etcd')];
   if (!view) return [];
   try {
     if (view.type === 'vxlan') {
-      const findings: Finding[] = [];
-      for (const { family, name } of view.devices) {
-        if (!(await host.link(name))) continue; // reported by the device check
-        const externalDevice = iface?.name ?? '';
-        const direct = new Set<string>();
-        if (view.directRouting && iface) {
-          for (const peer of peers) {
-            const ip = family === 4 ? peer.attrs.publicIP : peer.attrs.publicIPv6;
-            if (!ip) continue;
-            const route = await host.routeTo(ip);
-            if (route && !route.gateway && route.dev === iface.name) direct.add(ip);
-          }
-        }
-        const familyView: FamilyView = { family, device: name, externalDevice };
-        const wanted = planPeers(familyView, peers, { isDirect: (ip) => direct.has(ip) });
-        const [neighbours, fdb, routes, directRoutes] = await Promise.all([
-          host.neighbours(name, family),
-          host.fdb(name),
-          host.routes({ dev: name, family }),
-          view.directRouting && iface ? host.routes({ dev: iface.name, family }) : Promise.resolve([] as RouteEntry[]),
-        ]);
-        const network = family === 4 ? config.ipv4?.network : config.ipv6?.network;
-        findings.push(...checkVxlanEntries({ device: name, externalDevice, family, wanted, observed: { neighbours, fdb, routes, directRoutes }, network, peers }));
-      }
-      return findings;
+      if (!iface) return [warn('routes', 'not checked: the external interface is unknown (pass --iface)')];
+      const address = (family: IpFamily) => iface.addresses.find((a) => a.family === family)?.address;
+      const externalInterface = { name: iface.name, mtu: iface.mtu, ipv4: address(4), ipv6: address(6) };
+      const inspection = await inspectVxlan(host, peers, own, { config: parseVxlanConfig(config.backend), network: config, externalInterface });
+      return inspection.devices
+        .filter((device) => !device.problems.some((p) => p.problem === 'missing' || p.problem === 'incompatible'))
+        .flatMap((device) => checkVxlanEntries({ inspection: device, peers }));
     }
     if (view.type === 'host-gw') {
       if (!iface) return [warn('routes', 'not checked: the external interface is unknown (pass --iface)')];
-      const wanted = planRoutes(peers, { dev: iface.name, network: config });
-      const families: IpFamily[] = [...(config.ipv4 ? [4 as const] : []), ...(config.ipv6 ? [6 as const] : [])];
-      const observed = (await Promise.all(families.map(async (family) => (await host.routes({ dev: iface.name, family })).map((r) => ({ ...r, family }))))).flat();
-      return [checkHostGwRoutes({ dev: iface.name, wanted, observed, config, own, peers })];
+      const inspection = await inspectHostGw(host, peers, own, { network: config, externalInterface: iface });
+      return inspection.devices.map((device) => checkHostGwRoutes({ inspection: device, peers }));
     }
     if (view.type === 'udp') {
       const device = view.devices[0]?.name ?? 'flannel0';

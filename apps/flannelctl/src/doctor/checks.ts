@@ -1,25 +1,19 @@
 /**
  * doctor's judgement, as pure functions from what was read to findings: no I/O here, so every rule is unit-tested
- * with made-up facts. The expected kernel state comes from the backends' own planners (vxlan `planPeers`, host-gw
- * `planRoutes`), so doctor and flanneld agree on what "right" is by construction.
+ * with made-up facts. The kernel entries are judged by the backends themselves: their `inspect` (vxlan
+ * `inspectVxlan`, host-gw `inspectHostGw`) is what flanneld's resync applies, and doctor only words it, with the
+ * very changes as the fix (in iproute2's syntax). So doctor and flanneld agree on what "right" is by construction.
  */
-import { IpNet, NO_PUBLIC_IP, leasesNamingAddresses, normalizeIP, publicAddressesOf, sharedPublicAddresses, type FdbEntry, type IpFamily, type Lease, type NeighbourEntry, type NetworkConfig, type RejectedLease, type RouteEntry } from '@flannel-ts/core';
-import { peerEndpoint, type DesiredRoute, type DesiredState } from '@flannel-ts/backend-vxlan';
-import type { PlannedRoute } from '@flannel-ts/backend-host-gw';
-import { forwardRules as hostForwardRules, masqueradeRules } from '@flannel-ts/host-net';
+import { IpNet, NO_PUBLIC_IP, leasesNamingAddresses, normalizeIP, publicAddressesOf, sharedPublicAddresses, type DeviceInspection, type EntryDrift, type HostChange, type IpFamily, type KernelEntry, type Lease, type NetworkConfig, type RejectedLease, type RouteEntry } from '@flannel-ts/core';
+import { peerEndpoint, VXLAN6_ENCAP_OVERHEAD, VXLAN_ENCAP_OVERHEAD } from '@flannel-ts/backend-vxlan';
+import { UDP_ENCAP_OVERHEAD } from '@flannel-ts/backend-udp';
+import { bridgeBatchLine, forwardRules as hostForwardRules, ipBatchLine, masqueradeRules } from '@flannel-ts/host-net';
 import type { SubnetEnvFile } from '@flannel-ts/subnet-env';
 import { formatAgo, formatRemaining } from '../format.js';
 import { describeMisfit } from '../lease-fit.js';
 import { renewedAgoMs, type TimedLease } from '../lease-times.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 import type { HostLink, HttpAnswer, IptablesDump, PingResult, ProcessInfo } from './host.js';
-
-/** Outer IPv4 + UDP + VXLAN + inner Ethernet (flannel's encapOverhead). */
-export const VXLAN_OVERHEAD = 50;
-/** The same over an IPv6 underlay (an IPv6-only network). */
-export const VXLAN6_OVERHEAD = 70;
-/** Outer IPv4 + UDP (flannel's udp backend). */
-export const UDP_OVERHEAD = 28;
 
 const REPAIR_NOTE = 'flanneld repairs this at its next reconcile (within 10 s) if it runs; if it comes back, something else edits the kernel tables';
 const MAX_LISTED = 6;
@@ -372,11 +366,11 @@ export function checkDevices(input: {
 /** What FLANNEL_MTU should be for this backend on this interface, with the reason in words. */
 export function expectedMtu(view: BackendView, iface: HostLink, config: NetworkConfig | undefined): { readonly mtu: number; readonly why: string } {
   if (view.type === 'vxlan') {
-    const overhead = config && !config.ipv4 ? VXLAN6_OVERHEAD : VXLAN_OVERHEAD;
+    const overhead = config && !config.ipv4 ? VXLAN6_ENCAP_OVERHEAD : VXLAN_ENCAP_OVERHEAD;
     const base = view.underlayMtu ?? iface.mtu;
     return { mtu: base - overhead, why: view.underlayMtu !== undefined ? `Backend.MTU ${base} - ${overhead} (vxlan)` : `${iface.name} MTU ${base} - ${overhead} (vxlan)` };
   }
-  if (view.type === 'udp') return { mtu: iface.mtu - UDP_OVERHEAD, why: `${iface.name} MTU ${iface.mtu} - ${UDP_OVERHEAD} (udp)` };
+  if (view.type === 'udp') return { mtu: iface.mtu - UDP_ENCAP_OVERHEAD, why: `${iface.name} MTU ${iface.mtu} - ${UDP_ENCAP_OVERHEAD} (udp)` };
   if (view.type === 'host-gw') return { mtu: iface.mtu, why: `${iface.name} MTU ${iface.mtu} (host-gw adds no header)` };
   if (view.type === 'alloc') return { mtu: iface.mtu, why: `${iface.name} MTU ${iface.mtu} (alloc has no data path: the interface MTU)` };
   return { mtu: iface.mtu, why: `${iface.name} MTU ${iface.mtu}` };
@@ -431,15 +425,6 @@ export function checkMtu(input: {
 
 // ---- kernel entries ----------------------------------------------------------------------------------------
 
-export interface VxlanObserved {
-  readonly neighbours: readonly NeighbourEntry[];
-  readonly fdb: readonly FdbEntry[];
-  /** Routes on the vxlan device. */
-  readonly routes: readonly RouteEntry[];
-  /** Routes on the external interface inside the network (DirectRouting peers). */
-  readonly directRoutes: readonly RouteEntry[];
-}
-
 /** Normalises a route destination as `ip -j` prints it (`10.1.5.0/24`, host routes without a length). */
 function routeKey(dst: string, family: IpFamily): string {
   if (dst.includes('/')) return IpNet.parse(dst, family)?.masked().toString() ?? dst;
@@ -451,20 +436,34 @@ function peerName(peersBySubnet: ReadonlyMap<string, Lease>, subnet: string): st
   return lease ? ` (peer ${lease.attrs.publicIP})` : '';
 }
 
+/** A change as the command an operator types: `ip route replace ...`, `bridge fdb del ...`. */
+export function commandLine(change: HostChange): string {
+  return change.kind === 'fdb' ? `bridge ${bridgeBatchLine(change)}` : `ip ${ipBatchLine(change) ?? ''}`;
+}
+
+type Issues = { readonly missing: string[]; readonly wrong: string[]; readonly stale: string[] };
+
+/** Each difference worded by `describe`, each fix the change that repairs it, in inspect's order. */
+function wordDrift(drift: readonly EntryDrift[], describe: (d: EntryDrift) => string): { issues: Issues; fixes: string[] } {
+  const issues: Issues = { missing: [], wrong: [], stale: [] };
+  const fixes: string[] = [];
+  for (const d of drift) {
+    issues[d.problem].push(describe(d));
+    fixes.push(...d.changes.map(commandLine));
+  }
+  return { issues, fixes };
+}
+
+const ENTRY_CHECK = { route: ['routes', 'peer route'], neighbour: ['neighbours', 'peer neighbour entry'], fdb: ['fdb', 'peer FDB entry'] } as const;
+
 /**
- * Compares the vxlan entries the peer leases call for (`wanted`, from planPeers) with the kernel's, per kind:
- * missing, wrong (same key, other value) and stale (no current lease accounts for it).
+ * The vxlan entries of one device as the backend's inspect found them (missing, wrong, stale per kind), worded,
+ * with the changes flanneld's resync makes as the fix.
  */
-export function checkVxlanEntries(input: {
-  readonly device: string;
-  readonly externalDevice: string;
-  readonly family: IpFamily;
-  readonly wanted: DesiredState;
-  readonly observed: VxlanObserved;
-  readonly network: IpNet | undefined;
-  readonly peers: readonly Lease[];
-}): Finding[] {
-  const { device, family, wanted, observed } = input;
+export function checkVxlanEntries(input: { readonly inspection: DeviceInspection; readonly peers: readonly Lease[] }): Finding[] {
+  const { inspection } = input;
+  const device = inspection.device;
+  const family = inspection.family ?? 4;
   const peersBySubnet = new Map<string, Lease>();
   for (const peer of input.peers) {
     const subnet = family === 4 ? peer.subnet : peer.ipv6Subnet;
@@ -472,93 +471,41 @@ export function checkVxlanEntries(input: {
   }
   const byAddress = new Map<string, Lease>();
   for (const [key, lease] of peersBySubnet) byAddress.set(key.split('/')[0]!, lease);
-  const findings: Finding[] = [];
-
-  // Routes.
-  const wantedRoutes = new Map<string, DesiredRoute>();
-  for (const route of wanted.routes.values()) wantedRoutes.set(routeKey(route.dst, family), route.dev ? route : { ...route, dev: input.externalDevice });
-  const haveRoutes = new Map<string, RouteEntry>();
-  for (const r of observed.routes) if (r.gateway) haveRoutes.set(routeKey(r.dst, family), { ...r, dev: r.dev ?? device });
-  for (const r of observed.directRoutes) {
-    const key = routeKey(r.dst, family);
-    const net = IpNet.parse(key, family);
-    if (r.gateway && input.network && net && input.network.contains(net)) haveRoutes.set(key, { ...r, dev: r.dev ?? input.externalDevice });
-  }
-  const routeLine = (dst: string, r: { via: string; dev?: string | undefined; onlink: boolean }) => `${dst} via ${r.via} dev ${r.dev ?? device}${r.onlink ? ' onlink' : ''}`;
-  const missing: string[] = [];
-  const wrong: string[] = [];
-  const stale: string[] = [];
-  const fixes: string[] = [];
-  for (const [dst, route] of wantedRoutes) {
-    const have = haveRoutes.get(dst);
-    const line = routeLine(dst, route);
-    if (!have) {
-      missing.push(`${line}${peerName(peersBySubnet, dst)}`);
-      fixes.push(`ip route replace ${line}`);
-    } else if (normalizeIP(family, have.gateway ?? '') !== normalizeIP(family, route.via) || have.dev !== route.dev || (route.onlink && !have.flags.includes('onlink'))) {
-      wrong.push(`${dst} goes via ${have.gateway ?? '-'} dev ${have.dev ?? '-'}, wanted ${line}${peerName(peersBySubnet, dst)}`);
-      fixes.push(`ip route replace ${line}`);
-    }
-  }
-  for (const [dst, have] of haveRoutes) {
-    if (wantedRoutes.has(dst)) continue;
-    // Only routes with a gateway are collected above.
-    const line = `${dst} via ${have.gateway ?? ''} dev ${have.dev ?? device}`;
-    stale.push(`${line} (no lease for it)`);
-    fixes.push(`ip route del ${line}`);
-  }
-  findings.push(entryFinding('routes', device, wantedRoutes.size, 'peer route', { missing, wrong, stale }, fixes));
-
-  // Neighbours (vxlan path only).
-  const haveNeigh = new Map<string, string>();
-  for (const n of observed.neighbours) if (n.permanent && n.lladdr) haveNeigh.set(normalizeIP(family, n.address) ?? n.address, n.lladdr.toLowerCase());
-  const nMissing: string[] = [];
-  const nWrong: string[] = [];
-  const nStale: string[] = [];
-  const nFixes: string[] = [];
-  for (const [address, mac] of wanted.neighbours) {
-    const have = haveNeigh.get(address);
+  const who = (address: string) => {
     const owner = byAddress.get(address);
-    const who = owner ? ` (peer ${owner.attrs.publicIP})` : '';
-    if (have === undefined) nMissing.push(`${address} lladdr ${mac}${who}`);
-    else if (have !== mac) nWrong.push(`${address} has lladdr ${have}, the lease says ${mac}${who}`);
-    else continue;
-    nFixes.push(`ip neigh replace ${address} lladdr ${mac} dev ${device} nud permanent`);
-  }
-  for (const [address, mac] of haveNeigh) {
-    if (wanted.neighbours.has(address)) continue;
-    nStale.push(`${address} lladdr ${mac} (no lease for it)`);
-    nFixes.push(`ip neigh del ${address} dev ${device}`);
-  }
-  findings.push(entryFinding('neighbours', device, wanted.neighbours.size, 'peer neighbour entry', { missing: nMissing, wrong: nWrong, stale: nStale }, nFixes));
+    return owner ? ` (peer ${owner.attrs.publicIP})` : '';
+  };
+  const routeLine = (r: Extract<KernelEntry, { kind: 'route' }>) => `${r.dst} via ${r.via ?? ''} dev ${r.dev ?? device}${r.onlink ? ' onlink' : ''}`;
 
-  // FDB.
-  const haveFdb = observed.fdb.filter((f) => f.permanent && f.dst).map((f) => ({ mac: f.lladdr.toLowerCase(), dst: normalizeIP(family, f.dst!) ?? f.dst! }));
-  const fMissing: string[] = [];
-  const fWrong: string[] = [];
-  const fStale: string[] = [];
-  const fFixes: string[] = [];
-  const wrongMacs = new Set<string>();
-  for (const [mac, dst] of wanted.fdb) {
-    const want = normalizeIP(family, dst) ?? dst;
-    const same = haveFdb.filter((f) => f.mac === mac);
-    if (same.some((f) => f.dst === want)) continue;
-    if (same.length > 0) {
-      fWrong.push(`${mac} points at ${same.map((f) => f.dst).join(', ')}, the lease says ${want}`);
-      wrongMacs.add(mac);
-      for (const f of same) fFixes.push(`bridge fdb del ${mac} dev ${device} dst ${f.dst} self`);
-    } else fMissing.push(`${mac} dst ${want}`);
-    fFixes.push(`bridge fdb replace ${mac} dev ${device} dst ${want} self permanent`);
-  }
-  for (const f of haveFdb) {
-    if (wrongMacs.has(f.mac)) continue;
-    const want = wanted.fdb.get(f.mac);
-    if (want !== undefined && (normalizeIP(family, want) ?? want) === f.dst) continue;
-    fStale.push(`${f.mac} dst ${f.dst} (no lease for it)`);
-    fFixes.push(`bridge fdb del ${f.mac} dev ${device} dst ${f.dst} self`);
-  }
-  findings.push(entryFinding('fdb', device, wanted.fdb.size, 'peer FDB entry', { missing: fMissing, wrong: fWrong, stale: fStale }, fFixes));
-  return findings;
+  const describe = (d: EntryDrift): string => {
+    const wanted = d.wanted;
+    const found = d.found[0];
+    if (d.problem === 'stale') {
+      if (found?.kind === 'route') return `${found.dst} via ${found.via ?? ''} dev ${found.dev ?? device} (no lease for it)`;
+      if (found?.kind === 'neighbour') return `${found.address} lladdr ${found.lladdr} (no lease for it)`;
+      if (found?.kind === 'fdb') return `${found.lladdr} dst ${found.dst} (no lease for it)`;
+    }
+    if (wanted?.kind === 'route') {
+      const line = `${routeLine(wanted)}${peerName(peersBySubnet, wanted.dst)}`;
+      if (d.problem === 'missing' || found?.kind !== 'route') return line;
+      return `${wanted.dst} goes via ${found.via ?? '-'} dev ${found.dev ?? '-'}, wanted ${line}`;
+    }
+    if (wanted?.kind === 'neighbour') {
+      if (d.problem === 'missing' || found?.kind !== 'neighbour') return `${wanted.address} lladdr ${wanted.lladdr}${who(wanted.address)}`;
+      return `${wanted.address} has lladdr ${found.lladdr}, the lease says ${wanted.lladdr}${who(wanted.address)}`;
+    }
+    if (wanted?.kind === 'fdb') {
+      if (d.problem === 'missing') return `${wanted.lladdr} dst ${wanted.dst}`;
+      return `${wanted.lladdr} points at ${d.found.map((f) => (f.kind === 'fdb' ? f.dst : '?')).join(', ')}, the lease says ${wanted.dst}`;
+    }
+    return d.problem;
+  };
+
+  return inspection.entries.map((group) => {
+    const [check, noun] = ENTRY_CHECK[group.kind];
+    const { issues, fixes } = wordDrift(group.drift, describe);
+    return entryFinding(check, device, group.wanted, noun, issues, fixes);
+  });
 }
 
 function entryFinding(
@@ -578,42 +525,21 @@ function entryFinding(
   return fail(check, parts.join('; '), [...shown, REPAIR_NOTE].join('\n'));
 }
 
-/** host-gw: a route per peer via its public IP on the external interface (planRoutes), against the kernel's. */
-export function checkHostGwRoutes(input: {
-  readonly dev: string;
-  readonly wanted: readonly PlannedRoute[];
-  readonly observed: readonly (RouteEntry & { readonly family: IpFamily })[];
-  readonly config: NetworkConfig;
-  readonly own: Lease | undefined;
-  readonly peers: readonly Lease[];
-}): Finding {
-  const { dev, wanted, config } = input;
-  const have = new Map<string, RouteEntry & { family: IpFamily }>();
-  for (const r of input.observed) if (r.dst !== 'default') have.set(routeKey(r.dst, r.family), r);
+/** host-gw: a route per peer via its public IP on the external interface, as the backend's inspect found them. */
+export function checkHostGwRoutes(input: { readonly inspection: DeviceInspection; readonly peers: readonly Lease[] }): Finding {
+  const { inspection } = input;
+  const dev = inspection.device;
   const peersBySubnet = new Map<string, Lease>();
   for (const p of input.peers) for (const s of [p.subnet, p.ipv6Subnet]) if (s) peersBySubnet.set(s.masked().toString(), p);
-  const missing: string[] = [];
-  const wrong: string[] = [];
-  const stale: string[] = [];
-  const fixes: string[] = [];
-  for (const route of wanted) {
-    const r = have.get(route.dst);
-    const line = `${route.dst} via ${route.via} dev ${route.dev}`;
-    if (!r) missing.push(`${line}${peerName(peersBySubnet, route.dst)}`);
-    else if (normalizeIP(route.family, r.gateway ?? '') !== route.via) wrong.push(`${route.dst} goes via ${r.gateway ?? 'no gateway'}, wanted ${route.via}`);
-    else continue;
-    fixes.push(`ip route replace ${line}`);
-  }
-  const wantedDst = new Set(wanted.map((r) => r.dst));
-  const own = new Set([input.own?.subnet, input.own?.ipv6Subnet].filter((s): s is IpNet => s !== undefined).map((s) => s.masked().toString()));
-  for (const [dst, r] of have) {
-    const pool = r.family === 4 ? config.ipv4 : config.ipv6;
-    const net = IpNet.parse(dst, r.family);
-    if (!pool || !net || !r.gateway || !pool.network.contains(net) || wantedDst.has(dst) || own.has(dst)) continue;
-    stale.push(`${dst} via ${r.gateway} (no lease for it)`);
-    fixes.push(`ip route del ${dst} via ${r.gateway} dev ${dev}`);
-  }
-  return entryFinding('routes', dev, wanted.length, 'peer route', { missing, wrong, stale }, fixes);
+  const routes = inspection.entries.find((group) => group.kind === 'route');
+  const { issues, fixes } = wordDrift(routes?.drift ?? [], (d) => {
+    const wanted = d.wanted?.kind === 'route' ? d.wanted : undefined;
+    const found = d.found[0]?.kind === 'route' ? d.found[0] : undefined;
+    if (d.problem === 'stale') return `${found?.dst ?? '?'} via ${found?.via ?? ''} (no lease for it)`;
+    if (d.problem === 'missing') return `${wanted?.dst ?? '?'} via ${wanted?.via ?? ''} dev ${wanted?.dev ?? dev}${peerName(peersBySubnet, wanted?.dst ?? '')}`;
+    return `${wanted?.dst ?? '?'} goes via ${found?.via ?? 'no gateway'}, wanted ${wanted?.via ?? ''}`;
+  });
+  return entryFinding('routes', dev, routes?.wanted ?? 0, 'peer route', issues, fixes);
 }
 
 /** udp: flannel0 carries the whole Network; the per-peer table lives inside flanneld, not in the kernel. */

@@ -45,8 +45,8 @@ interface Build {
 }
 
 /**
- * flanneld is run as its bundle's own executable, as bin/flanneld runs it: node's flags are on its #! line (a
- * build's V8 heap settings are part of what it costs). The other apps run as `node main.js`.
+ * flanneld is run as its bundle's own executable, as bin/flanneld runs it (its #! line, whatever it holds, is part
+ * of what it costs). The other apps run as `node main.js`.
  */
 const build = (label: Build['label'], root: string): Build => ({
   label,

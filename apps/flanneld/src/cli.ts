@@ -19,6 +19,8 @@ export interface CliIo {
    * level instead of stderr; main.ts wires it to `process`.
    */
   readonly routeProcessWarnings?: (sink: (warning: Error) => void) => void;
+  /** Sets V8's heap for the daemon (main.ts); passed on to runDaemon. */
+  readonly tuneHeap?: () => void;
 }
 
 export type ParsedCommand = { kind: 'run'; options: FlanneldOptions } | { kind: 'help' } | { kind: 'version' };
@@ -83,7 +85,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<O
     // Library output goes through the logger too: stderr carries only flanneld's own lines.
     routeGrpcLogs(log.child('grpc'));
     io.routeProcessWarnings?.((warning) => log.debug('node warning', { name: warning.name, message: warning.message }));
-    await runDaemon(command.options, { ...deps, notifySocket: io.env['NOTIFY_SOCKET'], log });
+    await runDaemon(command.options, { ...deps, notifySocket: io.env['NOTIFY_SOCKET'], log, ...(io.tuneHeap ? { tuneHeap: io.tuneHeap } : {}) });
     return 0;
   } catch (err) {
     log.error('flanneld failed', { reason: errorMessage(err) });

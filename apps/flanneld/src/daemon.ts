@@ -48,6 +48,11 @@ export interface DaemonDeps {
   readonly notifySocket?: string | undefined;
   /** Called once the daemon is ready (subnet.env written, peers watched). */
   readonly onReady?: (state: DaemonState) => void;
+  /**
+   * Sets the process's heap for a long-running daemon (main.ts: V8's GC flags). Called once etcd3 is loaded (V8
+   * takes its code cache only under the flags it was made with) and before the first peer listing.
+   */
+  readonly tuneHeap?: () => void;
 }
 
 /** What the daemon holds; the health server reads readiness from here. */
@@ -90,6 +95,7 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   await checkWritable(options.subnetFile);
 
   await using store = await connectStore(options, log, deps.leaseTtlSeconds ?? options.subnetLeaseTtl);
+  deps.tuneHeap?.();
   const { manager } = store;
   state.etcd = manager.connectivity;
   const previous = await readPreviousSubnetEnv(options.subnetFile, log);

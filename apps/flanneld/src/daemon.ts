@@ -50,7 +50,8 @@ export interface DaemonDeps {
   readonly onReady?: (state: DaemonState) => void;
   /**
    * Sets the process's heap for a long-running daemon (main.ts: V8's GC flags). Called once etcd3 is loaded (V8
-   * takes its code cache only under the flags it was made with) and before the first peer listing.
+   * takes its code cache only under the flags it was made with), and again after the backend is prepared (Node
+   * resets V8's flags when it starts a Worker), before the first peer listing.
    */
   readonly tuneHeap?: () => void;
 }
@@ -145,6 +146,8 @@ export async function runDaemon(options: FlanneldOptions, deps: DaemonDeps): Pro
   state.phase = 'preparing backend';
   await using backend = await createBackend(config, externalInterface, host, log, signal, deps.backends ?? BACKENDS);
   const registration = await backend.prepare();
+  // Again: Node resets V8's flags when it starts a Worker (the udp backend's data path starts two in prepare).
+  deps.tuneHeap?.();
 
   state.phase = 'acquiring lease';
   const attrs: LeaseAttrs = {

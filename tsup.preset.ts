@@ -5,7 +5,7 @@
  * builds as one self-contained file (singleFileConfig). Every tsup.config.ts is one call to one of these.
  */
 import { execFile } from 'node:child_process';
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +105,8 @@ function etcd3Bundled(): EsbuildPlugin {
       build.onResolve({ filter: /^\.\/(etcd3|cached-require)\.cjs$/ }, (args) => ({ path: args.path, external: true }));
       build.onEnd(async (result) => {
         if (!leaseManager || result.errors.length > 0) return;
+        // tsup writes the bundle after this hook: on a clean checkout dist/ does not exist yet.
+        await mkdir(build.initialOptions.outdir ?? 'dist', { recursive: true });
         await copyFile(join(SCRIPTS, 'cached-require.cjs'), join(build.initialOptions.outdir ?? 'dist', 'cached-require.cjs'));
         // etcd3, plus the setLogger of the very grpc-js it bundles, so grpc's own log lines can be routed to the
         // daemon's logger (lease-manager's routeGrpcLogs) instead of stderr.

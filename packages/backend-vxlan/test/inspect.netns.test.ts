@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { IpNet, parseNetworkConfig, type ExternalInterface, type HostChange, type HostNetwork, type Lease, type LeaseAttrs } from '@flannel-ts/core';
 import { createHostNetwork } from '@flannel-ts/host-net';
-import { createNetns, createRecordingLogger, type Netns } from '@flannel-ts/testkit';
+import { createContractNamespace, createRecordingLogger, type Netns } from '@flannel-ts/testkit';
 import { inspectVxlan, parseVxlanConfig, vxlanBackend } from '../src/index.js';
 
 const NETWORK = parseNetworkConfig('{"Network":"10.1.0.0/16","Backend":{"Type":"vxlan"}}');
@@ -20,11 +20,8 @@ function lease(subnet: string, attrs: LeaseAttrs): Lease {
 const peer = (n: number): Lease => lease(`10.1.${n}.0/24`, { publicIP: `192.0.2.${n}`, backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: `02:00:00:00:00:0${n}` } });
 const PEERS = [6, 7].map(peer);
 
+/** eth0 of testkit's contract namespace (192.0.2.5/24) as the external interface. */
 async function underlay(ns: Netns): Promise<ExternalInterface> {
-  await ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
-  await ns.exec('ip', ['addr', 'add', '192.0.2.5/24', 'dev', 'eth0']);
-  await ns.exec('ip', ['link', 'set', 'eth0', 'up']);
-  await ns.exec('ip', ['link', 'set', 'peer0', 'up']);
   const [link] = await ns.ipJson<Array<{ ifindex: number; mtu: number }>>(['link', 'show', 'eth0']);
   return { name: 'eth0', index: link!.ifindex, mtu: link!.mtu, ipv4: '192.0.2.5', ipv6: undefined, publicIP: '192.0.2.5', publicIPv6: undefined };
 }
@@ -37,7 +34,7 @@ function recordingHost(ns: Netns): HostNetwork & { readonly applied: HostChange[
 
 describe('inspectVxlan in a namespace', () => {
   it('reports a changed device and entries, and resync applies exactly that', async () => {
-    await using ns = await createNetns();
+    await using ns = await createContractNamespace();
     const ext = await underlay(ns);
     const host = recordingHost(ns);
     await using backend = vxlanBackend.create(CONFIG, { log: createRecordingLogger(), network: NETWORK, externalInterface: ext, host, signal: new AbortController().signal });
@@ -79,7 +76,7 @@ describe('inspectVxlan in a namespace', () => {
   });
 
   it('reports a missing device with everything it takes to re-create and program it, with the lease MAC', async () => {
-    await using ns = await createNetns();
+    await using ns = await createContractNamespace();
     const ext = await underlay(ns);
     const host = createHostNetwork({ netns: ns.name });
     const own = lease('10.1.5.0/24', { publicIP: '192.0.2.5', backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '02:00:00:00:00:05' } });

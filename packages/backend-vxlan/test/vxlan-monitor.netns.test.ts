@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { IpNet, parseNetworkConfig, type ExternalInterface, type Lease } from '@flannel-ts/core';
 import { createHostNetwork } from '@flannel-ts/host-net';
-import { createNetns, createRecordingLogger, waitFor, type Netns } from '@flannel-ts/testkit';
+import { createContractNamespace, createRecordingLogger, waitFor, type Netns } from '@flannel-ts/testkit';
 import { vxlanBackend } from '../src/index.js';
 
 const NETWORK = parseNetworkConfig('{"Network":"10.1.0.0/16","Backend":{"Type":"vxlan"}}');
@@ -15,18 +15,15 @@ function lease(subnet: string, publicIP: string, mac: string): Lease {
   return { key: `${net.ipText()}-${net.prefixLength}`, subnet: net, ipv6Subnet: undefined, attrs: { publicIP, backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: mac } }, expiresAt: undefined };
 }
 
+/** eth0 of testkit's contract namespace (192.0.2.5/24) as the external interface. */
 async function underlay(ns: Netns): Promise<ExternalInterface> {
-  await ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
-  await ns.exec('ip', ['addr', 'add', '192.0.2.5/24', 'dev', 'eth0']);
-  await ns.exec('ip', ['link', 'set', 'eth0', 'up']);
-  await ns.exec('ip', ['link', 'set', 'peer0', 'up']);
   const [link] = await ns.ipJson<Array<{ ifindex: number; mtu: number }>>(['link', 'show', 'eth0']);
   return { name: 'eth0', index: link!.ifindex, mtu: link!.mtu, ipv4: '192.0.2.5', ipv6: undefined, publicIP: '192.0.2.5', publicIPv6: undefined };
 }
 
 describe('vxlan kernel watch in a namespace', () => {
   it('re-creates a deleted device at once, with its MAC and the peer entries', async () => {
-    await using ns = await createNetns();
+    await using ns = await createContractNamespace();
     const log = createRecordingLogger();
     const backend = vxlanBackend.create(vxlanBackend.parseConfig(NETWORK.backend), {
       log,

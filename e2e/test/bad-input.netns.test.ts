@@ -24,7 +24,8 @@ describe('bad input', () => {
       // An invalid but well-formed config: the field and the fix are named.
       await client.put('/coreos.com/network/config').value('{"Network":"10.1.0.0/29","Backend":{"Type":"udp"}}').exec();
       await waitFor(() => h1.flanneld?.output().includes('network is too small'), { timeoutMs: 15_000, what: 'the validation complaint' });
-      await client.put('/coreos.com/network/config').value('{"Network":"10.1.0.0/16","Backend":{"Type":"udp"}}').exec();
+      // SubnetMax keeps the real hosts off 10.1.250.0 and up, where the bad leases below are written.
+      await client.put('/coreos.com/network/config').value('{"Network":"10.1.0.0/16","SubnetMax":"10.1.200.0","Backend":{"Type":"udp"}}').exec();
       await starting;
       await lab.startFlanneld(h2);
       const [c1, c2] = [await lab.addContainer(h1), await lab.addContainer(h2)];

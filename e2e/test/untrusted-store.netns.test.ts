@@ -105,7 +105,9 @@ describe.each(['host-gw', 'vxlan', 'udp'] as const)('untrusted store, %s', (back
     const client = connectEtcd({ endpoints: [lab.etcd.localEndpoint] });
     try {
       const [h1, h2] = lab.hosts as [LabHost, LabHost];
-      await lab.flannelctl(['config', 'set', '10.1.0.0/16', '--backend', backend]);
+      // The real hosts lease from 10.1.1.0-10.1.90.0 only: the hostile keys (10.1.99.0 forged in a row, 10.1.200.0 and
+      // up) must never be a real host's subnet, or a put would overwrite its lease and the checks below would flake.
+      await lab.flannelctl(['config', 'set', '10.1.0.0/16', '--subnet-min', '10.1.1.0', '--subnet-max', '10.1.90.0', '--backend', backend]);
       await lab.startFlanneld(h1);
       await lab.startFlanneld(h2);
       const [c1, c2] = [await lab.addContainer(h1), await lab.addContainer(h2)];

@@ -26,6 +26,16 @@ const hook = join(dir, 'loaded.cjs');
 writeFileSync(hook, `process.on('exit', () => { const heavy = Object.keys(require.cache).filter((k) => /[\\\\/](etcd3|@grpc)([\\\\/]|\\.cjs$)/.test(k)); process.stderr.write('loaded:' + heavy.length + '\\n'); });\n`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** `entry` and every file it imports statically (not `import()`), transitively: what runs before main does. */
+function staticImports(dist: string, entry: string, seen = new Set<string>()): string[] {
+  const file = join(dist, entry);
+  if (seen.has(file)) return [];
+  seen.add(file);
+  const text = readFileSync(file, 'utf8');
+  for (const [, next] of text.matchAll(/^(?:import|export)\b[^;]*?["']\.\/([^"']+)["'];?$/gms)) staticImports(dist, next!, seen);
+  return [...seen];
+}
+
 describe('the three tools start light and speak one way', () => {
   for (const tool of TOOLS) {
     it(`${tool.name} --version and --help`, async () => {
@@ -47,6 +57,14 @@ describe('the three tools start light and speak one way', () => {
       for (const [flag] of help.matchAll(/(?<=^\s+(?:-\w, )?)--[a-z][a-z0-9_-]*/gm)) expect(page, flag).toContain(flag.replace(/-/g, '\\-'));
     });
   }
+
+  it('flannelctl --help reads no IP, etcd, backend or command code: what dist/main.js imports statically', () => {
+    const files = staticImports(join(REPO, 'apps', 'flannelctl', 'dist'), 'main.js');
+    // esbuild heads each bundled module with a `// <path>` line: the modules the help path evaluates.
+    const modules = files.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/^\/\/ (\S+\.(?:[cm]?js|ts))$/gm)].map((m) => m[1]!));
+    expect(modules).toContain('src/help.ts');
+    expect(modules.filter((m) => /ip-num|[\\/]run[\\/]|host-net|backend-|lease-manager|core\/dist\/index\.js/.test(m))).toEqual([]);
+  });
 
   it('a command that talks to etcd does load it (the check above can see it), through the code cache the build wrote', async () => {
     const failed = await exec(BIN.flannelctl, ['config', 'get', '--etcd-endpoints=http://127.0.0.1:9'], { env: { ...process.env, NODE_OPTIONS: `--require ${hook}` } }).catch((err: { stderr: string }) => err);

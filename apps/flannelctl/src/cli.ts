@@ -14,7 +14,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { cac, type CAC } from 'cac';
-import { FlannelError, createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core';
+import { FlannelError, createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core/command-line';
 import { standaloneGroup, type Command, type CommandGroup } from './command.js';
 import { createCompletionCommand } from './commands/completion.js';
 import { configGroup } from './commands/config.js';

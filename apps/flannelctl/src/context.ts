@@ -3,7 +3,7 @@
  * use (so `config validate FILE` never needs etcd). The store is closed by runCli when the command ends.
  */
 import { readFile } from 'node:fs/promises';
-import { FlannelError, errorMessage, type Logger } from '@flannel-ts/core';
+import { FlannelError, errorMessage, type Logger } from '@flannel-ts/core/command-line';
 import type { LeaseManager, Registry, connectEtcd } from '@flannel-ts/lease-manager';
 import type { EtcdCliOptions, Env } from './options.js';
 

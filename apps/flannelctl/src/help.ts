@@ -3,7 +3,7 @@
  * (the style flanneld and flannel-docker-setup share); the man page comes from the same description. cac's own
  * help prints with console.info, so it is not used.
  */
-import { renderHelp, renderManPage, type HelpDocument, type HelpOption, type HelpSection } from '@flannel-ts/core';
+import { renderHelp, renderManPage, type HelpDocument, type HelpOption, type HelpSection } from '@flannel-ts/core/command-line';
 import packageJson from '../package.json' with { type: 'json' };
 import { commandWords, type Command, type CommandGroup } from './command.js';
 import { ETCD_FLAG_LIST, envName } from './options.js';

@@ -6,7 +6,7 @@
  * number-looking value into a number, so `--etcd-password 007` would arrive as 7. cac still decides which flags
  * exist, which need a value, and how many arguments a command takes (see cli.ts).
  */
-import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, UsageError, endpointProblem } from '@flannel-ts/core';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, UsageError, endpointProblem } from '@flannel-ts/core/command-line';
 
 export interface EtcdCliOptions {
   readonly etcdEndpoints: readonly string[];

@@ -11,7 +11,7 @@ import { hostGwBackend, inspectHostGw } from '@flannel-ts/backend-host-gw';
 import { inspectVxlan, parseVxlanConfig, vxlanBackend } from '@flannel-ts/backend-vxlan';
 import { createHostNetwork } from '@flannel-ts/host-net';
 import { createNetns, createRecordingLogger, type Netns } from '@flannel-ts/testkit';
-import { checkKernelEntries } from '../src/commands/doctor.js';
+import { checkKernelEntries } from '../src/run/doctor.js';
 import { commandLine, type BackendView } from '../src/doctor/checks.js';
 import type { Finding } from '../src/doctor/findings.js';
 

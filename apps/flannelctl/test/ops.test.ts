@@ -14,7 +14,7 @@ import { parseSubnetEnv } from '@flannel-ts/subnet-env';
 import { createTempDir } from '@flannel-ts/testkit';
 import { GROUPS, parseCommandLine } from '../src/cli.js';
 import { completionNodes, renderCompletion } from '../src/commands/completion.js';
-import { buildStatus, renderStatus, summaryLine } from '../src/commands/status.js';
+import { buildStatus, renderStatus, summaryLine } from '../src/run/status.js';
 import {
   backendFromLinks,
   checkDevices,

@@ -32,8 +32,6 @@ export interface SubnetEnvFile {
   readonly ipMasq: boolean | undefined;
 }
 
-export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
-
 /** Formats in flannel's variable order; the subnet lines carry the gateway address (network + 1). */
 export function formatSubnetEnv(env: SubnetEnv): string {
   if (!Number.isInteger(env.mtu) || env.mtu <= 0) {

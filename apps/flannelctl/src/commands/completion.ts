@@ -5,7 +5,7 @@
  * options (when the word being typed starts with `-`), or a value for the option before it (files, backends).
  */
 import { BACKEND_TYPES } from '@flannel-ts/backends/names';
-import { UsageError } from '@flannel-ts/core';
+import { UsageError } from '@flannel-ts/core/command-line';
 import { defineCommand, type Command, type CommandGroup } from '../command.js';
 import { ETCD_FLAG_LIST } from '../options.js';
 

@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
 import { libraryConfig } from '../../tsup.preset';
 
-export default defineConfig(libraryConfig());
+// `@flannel-ts/docker-integration/options`: defaults and option checks alone, for flannel-docker-setup's --help.
+export default defineConfig(libraryConfig({ subpaths: ['src/options.ts'] }));

@@ -5,20 +5,10 @@
  * 2 usage error.
  */
 import { parseArgs } from 'node:util';
-import { UsageError, createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core';
-import {
-  DEFAULT_DOCKER_HOST,
-  DEFAULT_DOCKER_OPTS_FILE,
-  DEFAULT_DOCKER_OPTS_KEY,
-  createDockerApi,
-  createHostOps,
-  splitCommandLine,
-  type DockerApi,
-  type DockerHostOps,
-  type RestartMethod,
-  type SetupDockerRequest,
-} from '@flannel-ts/docker-integration';
-import { runSetup, type SetupContext } from './commands/setup.js';
+import { UsageError, createLineLogger, errorMessage, isFlannelError, versionLine } from '@flannel-ts/core/command-line';
+import type { DockerApi, DockerHostOps, RestartMethod, SetupDockerRequest } from '@flannel-ts/docker-integration';
+import { DEFAULT_DOCKER_HOST, DEFAULT_DOCKER_OPTS_FILE, DEFAULT_DOCKER_OPTS_KEY, splitCommandLine } from '@flannel-ts/docker-integration/options';
+import type { SetupContext } from './commands/setup.js';
 import { PROGRAM, VERSION, helpText, usageText } from './help.js';
 import { FLAGS, type SetupCliOptions } from './options.js';
 
@@ -137,6 +127,8 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
     return EXIT_OK;
   }
   const log = createLineLogger({ write: err, level: invocation.options.logLevel, component: PROGRAM });
+  // Loaded only to run: --help, --version and usage errors read none of the setup code.
+  const [{ createDockerApi, createHostOps }, { runSetup }] = await Promise.all([import('@flannel-ts/docker-integration'), import('./commands/setup.js')]);
   const host = deps.host ?? createHostOps();
   const ctx: SetupContext = {
     out,

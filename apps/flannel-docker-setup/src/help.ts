@@ -1,5 +1,5 @@
 /** Help, usage and man page, from the flag table through core's one help renderer (the style of all three tools). */
-import { renderHelp, renderManPage, type HelpDocument, type HelpOption } from '@flannel-ts/core';
+import { renderHelp, renderManPage, type HelpDocument, type HelpOption } from '@flannel-ts/core/command-line';
 import packageJson from '../package.json' with { type: 'json' };
 import { FLAG_LIST, type FlagSpec, type Section } from './options.js';
 

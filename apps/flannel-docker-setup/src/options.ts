@@ -3,9 +3,9 @@
  * typed against SetupCliOptions so every option has exactly one entry. Parsing (node:util parseArgs, values kept
  * as given), defaults and --help all come from it.
  */
-import { LOG_LEVELS, UsageError, type LogLevel } from '@flannel-ts/core';
-import { DEFAULT_DAEMON_JSON, DEFAULT_DOCKER_HOST, DEFAULT_DOCKER_OPTS_FILE, DEFAULT_DOCKER_OPTS_KEY, isVariableName } from '@flannel-ts/docker-integration';
-import { DEFAULT_SUBNET_FILE } from '@flannel-ts/subnet-env';
+import { LOG_LEVELS, UsageError, type LogLevel } from '@flannel-ts/core/command-line';
+import { DEFAULT_DAEMON_JSON, DEFAULT_DOCKER_HOST, DEFAULT_DOCKER_OPTS_FILE, DEFAULT_DOCKER_OPTS_KEY, isVariableName } from '@flannel-ts/docker-integration/options';
+import { DEFAULT_SUBNET_FILE } from '@flannel-ts/subnet-env/paths';
 
 export interface SetupCliOptions {
   readonly subnetFile: string;

@@ -2,11 +2,11 @@
  * flanneld's command line: parse (node:util), resolve against FLANNELD_* variables, build the logger, run the daemon,
  * and map the outcome to an exit code: 0 success or signalled stop, 1 failure, 2 usage error.
  */
-import { parseArgs as parseNodeArgs } from 'node:util';
-import { UsageError, createLineLogger, errorMessage, isFlannelError, versionLine, type Logger } from '@flannel-ts/core';
+import { createLineLogger, errorMessage, isFlannelError, versionLine, type Logger } from '@flannel-ts/core/command-line';
 import type { DaemonDeps } from './daemon.js';
 import { PROGRAM, VERSION, helpText } from './help.js';
-import { FLAGS, UNSUPPORTED_FLAGS, normalizeArgv, resolveOptions, type FlanneldOptions } from './options.js';
+import { normalizeArgv, parseCommandLine } from './options.js';
+import type { ParsedCommand } from './resolve.js';
 
 export { VERSION, helpText };
 
@@ -23,44 +23,12 @@ export interface CliIo {
   readonly tuneHeap?: () => void;
 }
 
-export type ParsedCommand = { kind: 'run'; options: FlanneldOptions } | { kind: 'help' } | { kind: 'version' };
-
-export function parseArgs(argv: readonly string[], env: CliIo['env']): ParsedCommand {
-  // node:util parseArgs, not cac: it keeps values as given (cac turns "007" into 7) and rejects unknown flags.
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const spec of Object.values(FLAGS)) options[spec.flag] = { type: 'string', ...(spec.kind === 'repeat' ? { multiple: true } : {}) };
-  for (const spec of UNSUPPORTED_FLAGS) options[spec.flag] = { type: 'string' };
-  let parsed: ReturnType<typeof parseNodeArgs>;
-  try {
-    parsed = parseNodeArgs({ args: normalizeArgv(argv), options, strict: true, allowPositionals: true });
-  } catch (err) {
-    const message = errorMessage(err);
-    const unknown = /Unknown option '([^']+)'/.exec(message);
-    const missing = /Option '--([^ ']+)[^']*' argument missing/.exec(message);
-    if (unknown) throw new UsageError(`unknown flag ${unknown[1]}: see flanneld --help`);
-    if (missing) throw new UsageError(`--${missing[1]} needs a value, e.g. --${missing[1]}=VALUE`);
-    throw new UsageError(message);
-  }
-  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}": flanneld takes only flags; see flanneld --help`);
-  if (parsed.values['help']) return { kind: 'help' };
-  // As flannel: --version is looked at before the environment, so it works whatever FLANNELD_* says.
-  if (parsed.values['version'] !== undefined && FLAGS.version.parse(parsed.values['version'], 'version')) return { kind: 'version' };
-  const raw: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(FLAGS)) {
-    const value = parsed.values[spec.flag];
-    if (value !== undefined) raw[key] = value;
-  }
-  const unsupported: Record<string, unknown> = {};
-  for (const spec of UNSUPPORTED_FLAGS) if (parsed.values[spec.flag] !== undefined) unsupported[spec.flag] = parsed.values[spec.flag];
-  const resolved = resolveOptions(raw, env, unsupported);
-  if (resolved.version) return { kind: 'version' };
-  return { kind: 'run', options: resolved };
-}
-
 export async function runCli(argv: readonly string[], io: CliIo, deps: Partial<Omit<DaemonDeps, 'log'>> & { signal: AbortSignal }): Promise<number> {
   let command: ParsedCommand;
   try {
-    command = parseArgs(argv, io.env);
+    const commandLine = parseCommandLine(argv);
+    // The values are checked by a module of their own (it needs core's IP parser): not loaded for --help or --version.
+    command = commandLine.kind === 'resolve' ? (await import('./resolve.js')).resolveCommandLine(commandLine, io.env) : commandLine;
   } catch (err) {
     io.stderr.write(`${PROGRAM}: ${errorMessage(err)}\nRun ${PROGRAM} --help for the flags.\n`);
     return 2;

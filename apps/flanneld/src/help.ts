@@ -2,7 +2,7 @@
  * flanneld's --help and man page, both from the flag table (options.ts) through core's one help renderer. Loads
  * nothing but the table: `flanneld --help` and `--version` never load etcd3 or a backend.
  */
-import { renderHelp, renderManPage, type HelpDocument, type HelpOption } from '@flannel-ts/core';
+import { renderHelp, renderManPage, type HelpDocument, type HelpOption } from '@flannel-ts/core/command-line';
 import packageJson from '../package.json' with { type: 'json' };
 import { FLAGS, UNIT_VARIABLES, UNSUPPORTED_FLAGS, envName, type FlanneldOptions } from './options.js';
 

@@ -7,8 +7,9 @@
  * applies only to flags not given on the command line. Unlike flannel: an unknown flag or a bad value is a usage
  * error (exit 2), not exit 0 (fixes flannel quirk 13).
  */
-import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, LOG_LEVELS, UsageError, endpointProblem, normalizeIP, type LogLevel } from '@flannel-ts/core';
-import { DEFAULT_SUBNET_FILE } from '@flannel-ts/subnet-env';
+import { parseArgs as parseNodeArgs } from 'node:util';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_ETCD_PREFIX, LOG_LEVELS, UsageError, endpointProblem, errorMessage, type LogLevel } from '@flannel-ts/core/command-line';
+import { DEFAULT_SUBNET_FILE } from '@flannel-ts/subnet-env/paths';
 
 export interface FlanneldOptions {
   readonly etcdEndpoints: readonly string[];
@@ -44,20 +45,25 @@ export interface FlanneldOptions {
 export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
-interface FlagSpec<T> {
+export interface FlagSpec<T> {
   /** flannel's flag name, without dashes. */
   readonly flag: string;
   readonly kind: 'string' | 'list' | 'repeat' | 'bool' | 'int';
   readonly default: T;
   readonly help: string;
   readonly parse: (raw: unknown, flag: string) => T;
+  /**
+   * An address flag: after `parse`, resolve.ts checks the text is an address of this family ('any': either) and
+   * writes it in canonical form. Kept out of `parse` so the table, which --help reads, needs no IP code.
+   */
+  readonly address?: 4 | 6 | 'any';
   /** Shown in --help instead of the default. */
   readonly placeholder?: string;
   /** flannel ignores FLANNELD_VERSION; so do we. */
   readonly noEnv?: boolean;
 }
 
-const str = (raw: unknown, flag: string): string => {
+export const str = (raw: unknown, flag: string): string => {
   if (typeof raw === 'boolean') throw new UsageError(`--${flag} needs a value, e.g. --${flag}=VALUE`);
   return String(raw);
 };
@@ -79,7 +85,7 @@ const endpoints = (raw: unknown, flag: string): string[] => {
 
 const repeat = (raw: unknown, flag: string): string[] => (Array.isArray(raw) ? raw : [raw]).map((item) => str(item, flag));
 
-const bool = (raw: unknown, flag: string): boolean => {
+export const bool = (raw: unknown, flag: string): boolean => {
   if (typeof raw === 'boolean') return raw;
   const text = String(raw).toLowerCase();
   // Go's strconv.ParseBool spellings.
@@ -99,16 +105,6 @@ const int =
     return value;
   };
 
-const ipOf =
-  (family: 4 | 6) =>
-  (raw: unknown, flag: string): string => {
-    const text = str(raw, flag);
-    if (text === '') return '';
-    const ip = normalizeIP(family, text);
-    if (ip === undefined) throw new UsageError(`--${flag} must be an IPv${family} address, got "${text}"`);
-    return ip;
-  };
-
 const regexList = (raw: unknown, flag: string): string[] => {
   const values = repeat(raw, flag);
   for (const value of values) {
@@ -119,14 +115,6 @@ const regexList = (raw: unknown, flag: string): string[] => {
     }
   }
   return values;
-};
-
-const anyIp = (raw: unknown, flag: string): string => {
-  const text = str(raw, flag);
-  if (text === '') return '';
-  const ip = normalizeIP(4, text) ?? normalizeIP(6, text);
-  if (ip === undefined) throw new UsageError(`--${flag} must be an IPv4 or IPv6 address, got "${text}"`);
-  return ip;
 };
 
 const logFormat = (raw: unknown, flag: string): LogFormat => {
@@ -151,9 +139,9 @@ export const FLAGS: { readonly [K in keyof FlanneldOptions]: FlagSpec<FlanneldOp
   etcdPassword: { flag: 'etcd-password', kind: 'string', default: '', parse: str, help: 'password for etcd authentication' },
   iface: { flag: 'iface', kind: 'repeat', default: [], parse: repeat, help: 'interface to use (IP or name) for inter-host communication; repeat to try several in order', placeholder: 'none' },
   ifaceRegex: { flag: 'iface-regex', kind: 'repeat', default: [], parse: regexList, help: 'regex matching the IP (then the name) of the interface to use; repeatable, tried after --iface', placeholder: 'none' },
-  ifaceCanReach: { flag: 'iface-can-reach', kind: 'string', default: '', parse: anyIp, help: 'use the interface and source address the kernel routes this IPv4 or IPv6 address through (`ip route get ADDR`); tried after --iface and --iface-regex', placeholder: 'none' },
-  publicIp: { flag: 'public-ip', kind: 'string', default: '', parse: ipOf(4), help: 'IPv4 address other hosts reach this one at (default: the interface address)' },
-  publicIpv6: { flag: 'public-ipv6', kind: 'string', default: '', parse: ipOf(6), help: 'IPv6 address other hosts reach this one at (default: the interface address)' },
+  ifaceCanReach: { flag: 'iface-can-reach', kind: 'string', default: '', parse: str, address: 'any', help: 'use the interface and source address the kernel routes this IPv4 or IPv6 address through (`ip route get ADDR`); tried after --iface and --iface-regex', placeholder: 'none' },
+  publicIp: { flag: 'public-ip', kind: 'string', default: '', parse: str, address: 4, help: 'IPv4 address other hosts reach this one at (default: the interface address)' },
+  publicIpv6: { flag: 'public-ipv6', kind: 'string', default: '', parse: str, address: 6, help: 'IPv6 address other hosts reach this one at (default: the interface address)' },
   subnetFile: { flag: 'subnet-file', kind: 'string', default: DEFAULT_SUBNET_FILE, parse: str, help: 'file the subnet, network and MTU are written to' },
   subnetLeaseRenewMargin: { flag: 'subnet-lease-renew-margin', kind: 'int', default: 60, parse: int(1, 1439), help: 'renew the subnet lease this many minutes before it expires (1-1439)' },
   subnetLeaseTtl: { flag: 'subnet-lease-ttl', kind: 'int', default: 86400, parse: int(10, 31_536_000), help: "TTL of the subnet lease in seconds (flannel's fixed 24 h; not a flannel flag, for labs and tests)" },
@@ -162,7 +150,7 @@ export const FLAGS: { readonly [K in keyof FlanneldOptions]: FlagSpec<FlanneldOp
   iptablesResync: { flag: 'iptables-resync', kind: 'int', default: 5, parse: int(1, 86400), help: 'check the firewall rules every N seconds and repair them when missing' },
   iptablesForwardRules: { flag: 'iptables-forward-rules', kind: 'bool', default: true, parse: bool, help: 'add FORWARD accept rules for the flannel network (chain FLANNEL-FWD); --iptables-forward-rules=false to leave FORWARD alone' },
   ipBlackholeRoute: { flag: 'ip-blackhole-route', kind: 'bool', default: false, parse: bool, help: "keep a blackhole route for this host's own subnet (IPv4 and IPv6), checked every --iptables-resync seconds, so packets to its unused addresses are dropped instead of leaving by the default route; without the flag a leftover one is removed" },
-  healthzIp: { flag: 'healthz-ip', kind: 'string', default: '0.0.0.0', parse: ipOf(4), help: 'address the health check server listens on' },
+  healthzIp: { flag: 'healthz-ip', kind: 'string', default: '0.0.0.0', parse: str, address: 4, help: 'address the health check server listens on' },
   healthzPort: { flag: 'healthz-port', kind: 'int', default: 0, parse: int(0, 65535), help: 'port of the health check server (/healthz, /readyz); 0 disables it' },
   readinessEtcdTimeout: { flag: 'readiness-etcd-timeout', kind: 'int', default: 60, parse: int(1, 86400), help: '/readyz turns 503 once etcd has been unreachable this many seconds (not a flannel flag)' },
   logLevel: { flag: 'log-level', kind: 'string', default: 'info', parse: logLevel, help: `log level: ${LOG_LEVELS.join(', ')}` },
@@ -237,61 +225,48 @@ export function normalizeArgv(argv: readonly string[]): string[] {
   return out;
 }
 
-type RawValues = Readonly<Record<string, unknown>>;
+/** What the command line asks for, read without the environment: help, the version, or options to resolve. */
+export type CommandLine =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | {
+      kind: 'resolve';
+      /** Flag values as given, by option name (camelCase). */
+      raw: Readonly<Record<string, unknown>>;
+      /** Values of flags this build does not implement, by flag name. */
+      unsupported: Readonly<Record<string, unknown>>;
+    };
 
 /**
- * Resolves options from the parsed command line (camelCase keys) and the environment. Throws UsageError for
- * unknown flags, bad values, flags this build does not implement (`unsupported`: their values by flag name) and
- * FLANNELD_* variables that are no flag's, naming the flag (or variable) and what it takes.
+ * The grammar pass: unknown flags, missing values and stray arguments are usage errors; --help and --version are
+ * answered here, before the environment is read (as flannel does), so they need nothing beyond this table.
  */
-export function resolveOptions(raw: RawValues, env: Readonly<Record<string, string | undefined>>, unsupported: RawValues = {}): FlanneldOptions {
-  const known = new Map(Object.keys(FLAGS).map((key) => [key, key] as const));
-  for (const key of Object.keys(raw)) {
-    if (known.has(key)) continue;
-    throw new UsageError(`unknown flag --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: see flanneld --help`);
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  // node:util parseArgs, not cac: it keeps values as given (cac turns "007" into 7) and rejects unknown flags.
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const spec of Object.values(FLAGS)) options[spec.flag] = { type: 'string', ...(spec.kind === 'repeat' ? { multiple: true } : {}) };
+  for (const spec of UNSUPPORTED_FLAGS) options[spec.flag] = { type: 'string' };
+  let parsed: ReturnType<typeof parseNodeArgs>;
+  try {
+    parsed = parseNodeArgs({ args: normalizeArgv(argv), options, strict: true, allowPositionals: true });
+  } catch (err) {
+    const message = errorMessage(err);
+    const unknown = /Unknown option '([^']+)'/.exec(message);
+    const missing = /Option '--([^ ']+)[^']*' argument missing/.exec(message);
+    if (unknown) throw new UsageError(`unknown flag ${unknown[1]}: see flanneld --help`);
+    if (missing) throw new UsageError(`--${missing[1]} needs a value, e.g. --${missing[1]}=VALUE`);
+    throw new UsageError(message);
   }
-  refuseUnsupported(unsupported, env);
-  const out: Record<string, unknown> = {};
-  const given = new Set<string>();
-  for (const [key, spec] of Object.entries(FLAGS) as Array<[keyof FlanneldOptions, FlagSpec<unknown>]>) {
-    const fromCli = raw[key];
-    if (fromCli !== undefined) {
-      out[key] = spec.parse(fromCli, spec.flag);
-      given.add(key);
-      continue;
-    }
-    const variable = envName(spec.flag);
-    const fromEnv = spec.noEnv ? undefined : env[variable];
-    if (fromEnv !== undefined && fromEnv !== '') {
-      try {
-        out[key] = spec.parse(spec.kind === 'repeat' ? fromEnv.split(',') : fromEnv, spec.flag);
-      } catch (err) {
-        throw new UsageError(`${variable}: ${(err as Error).message}`);
-      }
-      given.add(key);
-      continue;
-    }
-    out[key] = spec.default;
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}": flanneld takes only flags; see flanneld --help`);
+  if (parsed.values['help']) return { kind: 'help' };
+  // As flannel: --version is looked at before the environment, so it works whatever FLANNELD_* says.
+  if (parsed.values['version'] !== undefined && FLAGS.version.parse(parsed.values['version'], 'version')) return { kind: 'version' };
+  const raw: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(FLAGS)) {
+    const value = parsed.values[spec.flag];
+    if (value !== undefined) raw[key] = value;
   }
-  // klog's -v as flannel uses it: any verbosity logs at debug level; an explicit --log-level wins.
-  if (!given.has('logLevel') && (out['verbosity'] as number) >= 1) out['logLevel'] = 'debug';
-  return Object.freeze(out) as unknown as FlanneldOptions;
-}
-
-function refuseUnsupported(fromCli: RawValues, env: Readonly<Record<string, string | undefined>>): void {
-  for (const spec of UNSUPPORTED_FLAGS) {
-    const variable = envName(spec.flag);
-    const cli = fromCli[spec.flag];
-    const value = cli ?? (env[variable] === '' ? undefined : env[variable]);
-    if (value === undefined) continue;
-    const where = cli === undefined ? `${variable}=${String(value)}` : `--${spec.flag}`;
-    if (spec.kind === 'bool' && spec.harmless !== undefined && bool(value, spec.flag) === spec.harmless) continue;
-    throw new UsageError(`${where}: --${spec.flag} ${spec.why}`);
-  }
-  const variables = new Set([...Object.values(FLAGS).filter((spec) => !spec.noEnv).map((spec) => envName(spec.flag)), ...UNSUPPORTED_FLAGS.map((spec) => envName(spec.flag)), ...UNIT_VARIABLES]);
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('FLANNELD_') || variables.has(name) || value === undefined) continue;
-    if (name === envName(FLAGS.version.flag)) throw new UsageError(`${name} is not read (as in flannel, --version works only on the command line): remove it`);
-    throw new UsageError(`${name} is not a flanneld variable (no flag --${name.slice('FLANNELD_'.length).toLowerCase().replace(/_/g, '-')}): remove it or fix its name; flanneld --help lists every flag and its variable`);
-  }
+  const unsupported: Record<string, unknown> = {};
+  for (const spec of UNSUPPORTED_FLAGS) if (parsed.values[spec.flag] !== undefined) unsupported[spec.flag] = parsed.values[spec.flag];
+  return { kind: 'resolve', raw, unsupported };
 }

@@ -3,7 +3,7 @@
  * the same option value) or refused with an error naming it; none is silently ignored.
  */
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../src/cli.js';
+import { parseArgs } from '../src/resolve.js';
 import { FLAGS, UNSUPPORTED_FLAGS, envName, type FlanneldOptions } from '../src/options.js';
 
 interface Sample {

@@ -10,7 +10,6 @@
 import { DockerSetupError } from './errors.js';
 import type { DockerNetworkOptions } from './docker-opts.js';
 
-export const DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json';
 
 /** daemon.json key of each setting (the same names as the dockerd flags). */
 export const DAEMON_JSON_KEYS = { bip: 'bip', mtu: 'mtu', ipMasq: 'ip-masq' } as const;

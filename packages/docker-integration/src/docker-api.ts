@@ -5,7 +5,6 @@
 import { request } from 'node:http';
 import { FlannelError } from '@flannel-ts/core';
 
-export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 
 export interface DockerVersion {
   readonly version: string;

@@ -15,9 +15,8 @@
  */
 import { IpNet } from '@flannel-ts/core';
 import { DockerSetupError } from './errors.js';
+import { isVariableName } from './options.js';
 
-export const DEFAULT_DOCKER_OPTS_FILE = '/run/docker_opts.env';
-export const DEFAULT_DOCKER_OPTS_KEY = 'DOCKER_OPTS';
 
 /** The three settings Docker takes from flannel; a field is absent when subnet.env does not give it. */
 export interface DockerNetworkOptions {
@@ -97,12 +96,6 @@ export interface DockerOptsFileFormat {
   readonly key: string;
   /** The caller's current value of the combined variable; the script starts the combined value with it. */
   readonly preset?: string | undefined;
-}
-
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-export function isVariableName(name: string): boolean {
-  return VARIABLE_NAME.test(name);
 }
 
 /** The env file text, line for line what mk-docker-opts.sh writes (readable by sh's `.` and systemd's EnvironmentFile). */

@@ -1,4 +1,4 @@
-import { FlannelError, type FlannelErrorCode } from '@flannel-ts/core';
+import { FlannelError, type FlannelErrorCode } from '@flannel-ts/core/command-line';
 
 /**
  * What went wrong while putting Docker on the flannel subnet. core's `code` says the kind of failure (config,

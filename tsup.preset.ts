@@ -5,7 +5,7 @@
  * builds as one self-contained file (singleFileConfig). Every tsup.config.ts is one call to one of these.
  */
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,9 +40,12 @@ export function singleFileConfig(options: { entry: Record<string, string>; bundl
  * (entries of their own: a bundled package starts them from a file next to its code). Everything is bundled
  * except `external`: native addons (koffi), and what is loaded only on demand and is big (prom-client). etcd3 is
  * bundled too, loaded on first use, with its service definitions parsed at build time (etcd3Bundled).
+ * `launcherEnv`: variables node must find in its environment when it starts (glibc's malloc reads its settings
+ * then, before any JavaScript runs); dist/main.js then starts as a two-line sh launcher (writeLauncherHeader).
  */
-export function appConfig(options: { external?: string[]; workers?: string[] } = {}): Options {
+export function appConfig(options: { external?: string[]; workers?: string[]; launcherEnv?: Record<string, string> } = {}): Options {
   const external = options.external ?? [];
+  const launcherEnv = options.launcherEnv;
   return {
     ...common,
     entry: ['src/main.ts', 'src/index.ts', ...(options.workers ?? [])],
@@ -52,10 +55,35 @@ export function appConfig(options: { external?: string[]; workers?: string[] } =
     external,
     esbuildPlugins: [etcd3Bundled()],
     // etcd3.cjs's V8 code cache, made under the app's own node flags once the bundle is written.
-    onSuccess: async () => void (await promisify(execFile)(process.execPath, [join(SCRIPTS, 'write-code-cache.mjs'), 'dist'])),
+    onSuccess: async () => {
+      if (launcherEnv) await writeLauncherHeader(join('dist', 'main.js'), launcherEnv);
+      await promisify(execFile)(process.execPath, [join(SCRIPTS, 'write-code-cache.mjs'), 'dist']);
+    },
     // Bundled CommonJS code (etcd3, grpc-js) calls require() for Node's own modules; ESM has none of its own.
     banner: { js: "import { createRequire as __flannelCreateRequire } from 'node:module'; const require = __flannelCreateRequire(import.meta.url);" },
   };
+}
+
+/**
+ * Replaces main.js's `#!/usr/bin/env node` with a launcher that sets `env` and then runs node on the same file:
+ *
+ *     #!/bin/sh
+ *     //bin/true; export NAME=value ...; exec node "$0" "$@"
+ *
+ * sh runs the second line (`//bin/true` is /bin/true) and execs node, which skips the `#!` line and reads the second
+ * as a comment. No node or V8 flag is added (node's own code cache is keyed by V8 flags: any flag there makes
+ * every start slower), `env -S` is not needed (BusyBox's env has no -S), and `node dist/main.js` still works, only
+ * without the variables. The values are checked here, since they end up in a shell line.
+ */
+async function writeLauncherHeader(file: string, env: Record<string, string>): Promise<void> {
+  const text = await readFile(file, 'utf8');
+  const shebang = '#!/usr/bin/env node\n';
+  if (!text.startsWith(shebang)) throw new Error(`${file} does not start with ${JSON.stringify(shebang)}: the launcher cannot replace its #! line`);
+  const assignments = Object.entries(env).map(([name, value]) => {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(name) || !/^[A-Za-z0-9_.:=,-]*$/.test(value)) throw new Error(`launcherEnv ${name}=${value}: only plain names and values fit the launcher line`);
+    return `${name}=${value}`;
+  });
+  await writeFile(file, `#!/bin/sh\n//bin/true; export ${assignments.join(' ')}; exec node "$0" "$@"\n${text.slice(shebang.length)}`);
 }
 
 /**

@@ -73,6 +73,16 @@ describe('the three tools start light and speak one way', () => {
     });
   }
 
+  it('flanneld starts node with its malloc settings (the sh launcher on main.js), with no node flag', async () => {
+    const probe = join(dir, 'env.cjs');
+    writeFileSync(probe, `process.on('exit', () => process.stderr.write('env:' + ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_'].map((k) => process.env[k]).join(',') + ' argv:' + process.execArgv.join(' ') + '\\n'));\n`);
+    const env = { ...process.env, NODE_OPTIONS: `--require ${probe}` };
+    for (const name of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']) delete env[name];
+    const run = await exec(BIN.flanneld, ['--version'], { env });
+    expect(run.stdout).toMatch(/^flanneld v/);
+    expect(run.stderr).toBe('env:2,65536,131072 argv:\n');
+  });
+
   it('a command that talks to etcd does load it (the check above can see it), through the code cache the build wrote', async () => {
     const failed = await exec(BIN.flannelctl, ['config', 'get', '--etcd-endpoints=http://127.0.0.1:9'], { env: { ...process.env, NODE_OPTIONS: `--require ${hook}` } }).catch((err: { stderr: string }) => err);
     expect(failed.stderr).toMatch(/cannot reach etcd at http:\/\/127\.0\.0\.1:9/);

@@ -40,8 +40,11 @@ export class PeerLeaseSet {
   #context: AdmissionContext;
   #ownKey: string | undefined;
   readonly #entries = new Map<string, Entry>();
-  /** claim -> keys of the leases that pass their own checks and make it. */
-  readonly #claimants = new Map<string, Set<string>>();
+  /**
+   * claim -> keys of the leases that pass their own checks and make it: the one key as is, a Set only once two
+   * leases make the same claim (rare: a conflict), so 1000 peers do not hold 2000 one-element Sets.
+   */
+  readonly #claimants = new Map<string, string | Set<string>>();
 
   constructor(context: AdmissionContext) {
     this.#context = context;
@@ -130,7 +133,7 @@ export class PeerLeaseSet {
     // changed can only affect younger holders of its claims, which are queued behind it.
     const queue = new Set<string>();
     for (const key of touched) if (this.#entries.has(key)) queue.add(key);
-    for (const claim of affectedClaims) for (const key of this.#claimants.get(claim) ?? []) queue.add(key);
+    for (const claim of affectedClaims) for (const key of this.#holders(claim)) queue.add(key);
     const pending = [...queue].map((key) => this.#entries.get(key)!).sort((a, b) => compareLeaseAge(a.lease, b.lease));
     const done = new Set<string>();
     for (let i = 0; i < pending.length; i++) {
@@ -143,7 +146,7 @@ export class PeerLeaseSet {
       entry.status = status;
       if (!changed) continue;
       for (const claim of entry.claims) {
-        for (const key of this.#claimants.get(claim) ?? []) {
+        for (const key of this.#holders(claim)) {
           const other = this.#entries.get(key)!;
           if (done.has(key) || compareLeaseAge(other.lease, entry.lease) <= 0) continue;
           insertSorted(pending, other, i + 1);
@@ -160,9 +163,10 @@ export class PeerLeaseSet {
     const entry: Entry = { lease, intrinsic, claims: intrinsic ? [] : leaseClaims(lease, this.#context.config), status: intrinsic };
     this.#entries.set(lease.key, entry);
     for (const claim of entry.claims) {
-      let holders = this.#claimants.get(claim);
-      if (!holders) this.#claimants.set(claim, (holders = new Set()));
-      holders.add(lease.key);
+      const holders = this.#claimants.get(claim);
+      if (holders === undefined) this.#claimants.set(claim, lease.key);
+      else if (typeof holders === 'string') this.#claimants.set(claim, new Set([holders, lease.key]));
+      else holders.add(lease.key);
     }
     return entry;
   }
@@ -173,16 +177,25 @@ export class PeerLeaseSet {
     this.#entries.delete(key);
     for (const claim of entry.claims) {
       const holders = this.#claimants.get(claim);
-      holders?.delete(key);
-      if (holders?.size === 0) this.#claimants.delete(claim);
+      if (holders === key) this.#claimants.delete(claim);
+      else if (typeof holders === 'object') {
+        holders.delete(key);
+        if (holders.size === 1) this.#claimants.set(claim, holders.values().next().value!);
+      }
     }
+  }
+
+  /** Keys of the leases that make `claim`. */
+  #holders(claim: string): Iterable<string> {
+    const holders = this.#claimants.get(claim);
+    return holders === undefined ? [] : typeof holders === 'string' ? [holders] : holders;
   }
 
   /** The entry's decision, given the (final) decisions of the older leases. */
   #decide(entry: Entry): Rejection | undefined {
     if (entry.intrinsic) return entry.intrinsic;
     for (const claim of entry.claims) {
-      for (const key of this.#claimants.get(claim) ?? []) {
+      for (const key of this.#holders(claim)) {
         if (key === entry.lease.key) continue;
         const other = this.#entries.get(key)!;
         if (other.status === undefined && compareLeaseAge(other.lease, entry.lease) < 0) return conflictRejection(claim, other.lease);

@@ -10,7 +10,7 @@ import { IpNet, parseNetworkConfig, type ExternalInterface, type HostChange, typ
 import { hostGwBackend, inspectHostGw } from '@flannel-ts/backend-host-gw';
 import { inspectVxlan, parseVxlanConfig, vxlanBackend } from '@flannel-ts/backend-vxlan';
 import { createHostNetwork } from '@flannel-ts/host-net';
-import { createNetns, createRecordingLogger, type Netns } from '@flannel-ts/testkit';
+import { addDualStackUnderlay, createNetns, createRecordingLogger, type Netns } from '@flannel-ts/testkit';
 import { checkKernelEntries } from '../src/run/doctor.js';
 import { commandLine, type BackendView } from '../src/doctor/checks.js';
 import type { Finding } from '../src/doctor/findings.js';
@@ -25,17 +25,6 @@ function lease(subnet: string, attrs: LeaseAttrs, ipv6Subnet?: string): Lease {
 
 const vxlanPeer = (n: number): Lease => lease(`10.1.${n}.0/24`, { publicIP: `192.0.2.${n}`, backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}` } });
 const hostGwPeer = (n: number): Lease => lease(`10.1.${n}.0/24`, { publicIP: `192.0.2.${n}`, publicIPv6: `2001:db8::${n}`, backendType: 'host-gw' }, `fc00:0:0:${n}::/64`);
-
-/** eth0 (a veth) with 192.0.2.5/24 and 2001:db8::5/64: the underlay the backends route over. */
-async function underlay(ns: Netns): Promise<ExternalInterface> {
-  await ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
-  await ns.exec('ip', ['addr', 'add', '192.0.2.5/24', 'dev', 'eth0']);
-  await ns.exec('ip', ['-6', 'addr', 'add', '2001:db8::5/64', 'dev', 'eth0', 'nodad']);
-  await ns.exec('ip', ['link', 'set', 'eth0', 'up']);
-  await ns.exec('ip', ['link', 'set', 'peer0', 'up']);
-  const [link] = await ns.ipJson<Array<{ ifindex: number; mtu: number }>>(['link', 'show', 'eth0']);
-  return { name: 'eth0', index: link!.ifindex, mtu: link!.mtu, ipv4: '192.0.2.5', ipv6: '2001:db8::5', publicIP: '192.0.2.5', publicIPv6: '2001:db8::5' };
-}
 
 /** The namespace's HostNetwork, keeping every batch the backend applies through it. */
 function recordingHost(ns: Netns): HostNetwork & { readonly applied: HostChange[] } {
@@ -64,7 +53,7 @@ function doctorKernelCheck(input: { view: BackendView; own: Lease; peers: readon
 describe('doctor and resync agree on the kernel entries', () => {
   it('vxlan: doctor lists exactly what resync changes, and nothing after it', async () => {
     await using ns = await createNetns();
-    const ext = await underlay(ns);
+    const ext = await addDualStackUnderlay(ns);
     const host = recordingHost(ns);
     const config = parseVxlanConfig(VXLAN.backend);
     await using backend = vxlanBackend.create(config, { log: createRecordingLogger(), network: VXLAN, externalInterface: ext, host, signal: new AbortController().signal });
@@ -125,7 +114,7 @@ describe('doctor and resync agree on the kernel entries', () => {
 
   it('host-gw: doctor lists exactly what resync changes, and nothing after it', async () => {
     await using ns = await createNetns();
-    const ext = await underlay(ns);
+    const ext = await addDualStackUnderlay(ns);
     const host = recordingHost(ns);
     await using backend = hostGwBackend.create(hostGwBackend.parseConfig(HOST_GW.backend), { log: createRecordingLogger(), network: HOST_GW, externalInterface: ext, host, signal: new AbortController().signal });
     await backend.prepare();

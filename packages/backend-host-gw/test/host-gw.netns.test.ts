@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, type Backend, type ExternalInterface, type NetworkConfig } from '@flannel-ts/core';
 import { createHostNetwork } from '@flannel-ts/host-net';
-import { createNetns, createRecordingLogger, type Netns, type RecordingLogger } from '@flannel-ts/testkit';
+import { addDualStackUnderlay, createNetns, createRecordingLogger, type Netns, type RecordingLogger } from '@flannel-ts/testkit';
 import { hostGwBackend } from '../src/index.js';
 import { DUAL_STACK, NETWORK, lease } from './leases.js';
 
@@ -13,16 +13,6 @@ const own = lease('10.1.30.0-24&fc00:0:0:1e::-64', '192.0.2.5', { publicIPv6: '2
 const p6 = lease('10.1.31.0-24&fc00:0:0:1f::-64', '192.0.2.6', { publicIPv6: '2001:db8::6' });
 const p7 = lease('10.1.32.0-24&fc00:0:0:20::-64', '192.0.2.7', { publicIPv6: '2001:db8::7' });
 const p8 = lease('10.1.33.0-24&fc00:0:0:21::-64', '192.0.2.8', { publicIPv6: '2001:db8::8' });
-
-async function underlay(ns: Netns): Promise<ExternalInterface> {
-  await ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
-  await ns.exec('ip', ['addr', 'add', '192.0.2.5/24', 'dev', 'eth0']);
-  await ns.exec('ip', ['-6', 'addr', 'add', '2001:db8::5/64', 'dev', 'eth0', 'nodad']);
-  await ns.exec('ip', ['link', 'set', 'eth0', 'up']);
-  await ns.exec('ip', ['link', 'set', 'peer0', 'up']);
-  const [link] = await ns.ipJson<Array<{ ifindex: number; mtu: number }>>(['link', 'show', 'eth0']);
-  return { name: 'eth0', index: link!.ifindex, mtu: link!.mtu, ipv4: '192.0.2.5', ipv6: '2001:db8::5', publicIP: '192.0.2.5', publicIPv6: '2001:db8::5' };
-}
 
 /** Routes with a gateway on eth0, as `dst via gateway`, sorted. */
 async function gatewayRoutes(ns: Netns, family: 4 | 6 = 4): Promise<string[]> {
@@ -50,7 +40,7 @@ async function start(ns: Netns, network: NetworkConfig, ext: ExternalInterface):
 describe('host-gw backend in a namespace', () => {
   it('adds and removes exactly the peer routes', async () => {
     await using ns = await createNetns();
-    const ext = await underlay(ns);
+    const ext = await addDualStackUnderlay(ns);
     const { backend } = await start(ns, NETWORK, ext);
     expect(await gatewayRoutes(ns)).toEqual([]);
 
@@ -83,7 +73,7 @@ describe('host-gw backend in a namespace', () => {
 
   it('programs IPv4 and IPv6 routes for dual stack', async () => {
     await using ns = await createNetns();
-    const ext = await underlay(ns);
+    const ext = await addDualStackUnderlay(ns);
     const { backend } = await start(ns, DUAL_STACK, ext);
     await backend.apply([
       { type: 'added', lease: p6 },
@@ -98,7 +88,7 @@ describe('host-gw backend in a namespace', () => {
 
   it('resync re-adds a deleted route, fixes a wrong gateway and removes a stale route', async () => {
     await using ns = await createNetns();
-    const ext = await underlay(ns);
+    const ext = await addDualStackUnderlay(ns);
     const { backend, log } = await start(ns, DUAL_STACK, ext);
     const peers = [p6, p7, p8];
     await backend.apply(peers.map((lease) => ({ type: 'added', lease }) as const));
@@ -129,7 +119,7 @@ describe('host-gw backend in a namespace', () => {
 
   it('resync on start removes the routes of peers that left while it was down', async () => {
     await using ns = await createNetns();
-    const ext = await underlay(ns);
+    const ext = await addDualStackUnderlay(ns);
     const first = await start(ns, NETWORK, ext);
     await first.backend.apply([p6, p7, p8].map((lease) => ({ type: 'added', lease }) as const));
     await first.backend[Symbol.asyncDispose]();
@@ -150,7 +140,7 @@ describe('host-gw backend in a namespace', () => {
 
   it('refuses a NAT setup before touching anything', async () => {
     await using ns = await createNetns();
-    const ext = await underlay(ns);
+    const ext = await addDualStackUnderlay(ns);
     const backend = hostGwBackend.create(
       {},
       { log: createRecordingLogger(), network: NETWORK, externalInterface: { ...ext, publicIP: '203.0.113.5' }, host: createHostNetwork({ netns: ns.name }), signal: new AbortController().signal },

@@ -153,6 +153,21 @@ export function backendContractCases(target: BackendContractTarget, options: { r
 }
 
 /**
+ * Gives `ns` a dual-stack underlay: `eth0` (a veth, its other end `peer0`) at 192.0.2.5/24 and 2001:db8::5/64 (no
+ * duplicate address detection, so the address is usable at once), both ends up. Returns eth0 as the
+ * ExternalInterface a backend routes over, its public addresses the same.
+ */
+export async function addDualStackUnderlay(ns: Netns): Promise<ExternalInterface> {
+  await ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
+  await ns.exec('ip', ['addr', 'add', '192.0.2.5/24', 'dev', 'eth0']);
+  await ns.exec('ip', ['-6', 'addr', 'add', '2001:db8::5/64', 'dev', 'eth0', 'nodad']);
+  await ns.exec('ip', ['link', 'set', 'eth0', 'up']);
+  await ns.exec('ip', ['link', 'set', 'peer0', 'up']);
+  const [link] = await ns.ipJson<Array<{ ifindex: number; mtu: number }>>(['link', 'show', 'eth0']);
+  return { name: 'eth0', index: link!.ifindex, mtu: link!.mtu, ipv4: '192.0.2.5', ipv6: '2001:db8::5', publicIP: '192.0.2.5', publicIPv6: '2001:db8::5' };
+}
+
+/**
  * A namespace with the contract's underlay: `eth0` at 192.0.2.5/24, a veth whose other end `peer0` holds
  * `peerAddresses` (as /32s, so packets to those peers have somewhere to go). Removed on dispose, and at once when
  * setting it up fails.

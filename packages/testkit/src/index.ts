@@ -15,5 +15,5 @@ export { createTestCertificates } from './certificates.js';
 export { startEtcdCluster } from './etcd-cluster.js';
 export { createRecordingHost } from './recording-host.js';
 export type { RecordingHost, RecordingHostOptions } from './recording-host.js';
-export { backendContractCases, contractPeer, createContractNamespace, CONTRACT_OWN_KEY } from './backend-contract.js';
+export { addDualStackUnderlay, backendContractCases, contractPeer, createContractNamespace, CONTRACT_OWN_KEY } from './backend-contract.js';
 export type { BackendContractTarget, BackendContractCase, BackendUnderTest } from './backend-contract.js';

@@ -6,7 +6,7 @@
  * resync doctor reports every entry in place and the backend's inspect finds nothing to change.
  */
 import { describe, expect, it } from 'vitest';
-import { IpNet, parseNetworkConfig, type ExternalInterface, type HostChange, type HostNetwork, type Lease, type LeaseAttrs, type NetworkConfig } from '@flannel-ts/core';
+import { IpNet, parseNetworkConfig, type HostChange, type HostNetwork, type Lease, type LeaseAttrs, type NetworkConfig } from '@flannel-ts/core';
 import { hostGwBackend, inspectHostGw } from '@flannel-ts/backend-host-gw';
 import { inspectVxlan, parseVxlanConfig, vxlanBackend } from '@flannel-ts/backend-vxlan';
 import { createHostNetwork } from '@flannel-ts/host-net';

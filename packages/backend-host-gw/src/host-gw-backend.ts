@@ -9,12 +9,18 @@
  * `inspectHostGw` finds (the plan against the kernel's routes on the external interface): missing, wrong and stale
  * routes. flannel only re-adds missing routes every 10 s; repairing wrong gateways and removing routes of peers that
  * left while this host was down goes beyond it. Nothing is torn down on dispose: routes outlive a restart, as in flannel.
+ *
+ * A resync reads the kernel only when something may have changed (KernelReadGate): other peers, a route or link
+ * event on the external interface (`ip monitor`), a notification the kernel dropped, or once an hour regardless;
+ * so an idle host with 1000 peers does not list 1000 routes every 10 s.
  */
 import {
   backendOptionFields,
   ConfigError,
   FlannelError,
+  KernelReadGate,
   normalizeIP,
+  sameLeases,
   SerialQueue,
   subnetIdentity,
   type Backend,
@@ -69,6 +75,9 @@ export function assertNoNat(deps: Pick<BackendDeps, 'externalInterface' | 'netwo
   }
 }
 
+/** Resyncs between two that read the routes even with no change seen (1 h at flanneld's 10 s): a last resort. */
+const FULL_RECONCILE_EVERY = 360;
+
 class HostGwBackend implements Backend {
   readonly type = HOST_GW_TYPE;
   readonly #deps: BackendDeps;
@@ -82,6 +91,10 @@ class HostGwBackend implements Backend {
   readonly #queue = new SerialQueue();
   /** Leases already warned about, so a resync every 10 s does not repeat the warning. */
   readonly #warned = new Set<string>();
+  /** Whether a resync reads the kernel: route and link events on the external interface decide. */
+  readonly #gate = new KernelReadGate(FULL_RECONCILE_EVERY);
+  /** Stops the kernel monitor on dispose. */
+  readonly #monitorStop = new AbortController();
 
   constructor(deps: BackendDeps) {
     this.#deps = deps;
@@ -92,6 +105,11 @@ class HostGwBackend implements Backend {
     assertNoNat(this.#deps);
     const ext = this.#deps.externalInterface;
     this.#log.info('host-gw backend ready', { dev: ext.name, mtu: ext.mtu });
+    const handlers = this.#gate.watch(
+      (event) => event.dev === ext.name,
+      () => this.#log.info('the kernel dropped notifications to the route monitor (netlink overrun): the next resync reads the routes'),
+    );
+    this.#deps.host.monitor(['route', 'link'], handlers, this.#monitorStop.signal);
     return { attrs: { backendType: HOST_GW_TYPE }, mtu: ext.mtu };
   }
 
@@ -117,8 +135,12 @@ class HostGwBackend implements Backend {
   resync(peers: readonly Lease[]): Promise<void> {
     return this.#queue.run(async () => {
       const ownId = this.#own && subnetIdentity(this.#own);
+      const mine = peers.filter((lease) => subnetIdentity(lease) !== ownId);
+      if (!this.#gate.mustRead(sameLeases(this.#peers, mine))) return;
+      // Before reading: a route event from here on (our own repairs included) makes the next resync read again.
+      this.#gate.reading();
       this.#peers.clear();
-      for (const lease of peers) if (subnetIdentity(lease) !== ownId) this.#peers.set(lease.key, lease);
+      for (const lease of mine) this.#peers.set(lease.key, lease);
       const { network, host, externalInterface } = this.#deps;
       const { inspection, wanted, repairs } = await inspectHostGwRoutes(host, [...this.#peers.values()], this.#own, { network, externalInterface, onSkip: (skipped) => this.#reportSkip(skipped) });
       // A missing route this process programmed before was lost (deleted by hand, interface flapped): flannel's
@@ -140,6 +162,7 @@ class HostGwBackend implements Backend {
 
   async [Symbol.asyncDispose](): Promise<void> {
     // Routes stay: a restarted flanneld finds them in place and traffic is not cut (flannel does the same).
+    this.#monitorStop.abort();
     await this.#queue.idle();
   }
 

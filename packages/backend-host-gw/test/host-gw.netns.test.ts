@@ -2,9 +2,9 @@
  * host-gw against a real kernel: a namespace with eth0 (a veth, 192.0.2.5/24 and 2001:db8::5/64), routes
  * programmed through `ip -batch` and read back with `ip -j route show`.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, type Backend, type ExternalInterface, type NetworkConfig } from '@flannel-ts/core';
-import { createHostNetwork } from '@flannel-ts/host-net';
+import { createHostNetwork, createProcessRunner, type CommandRunner } from '@flannel-ts/host-net';
 import { addDualStackUnderlay, createNetns, createRecordingLogger, type Netns, type RecordingLogger } from '@flannel-ts/testkit';
 import { hostGwBackend } from '../src/index.js';
 import { DUAL_STACK, NETWORK, lease } from './leases.js';
@@ -23,15 +23,22 @@ async function gatewayRoutes(ns: Netns, family: 4 | 6 = 4): Promise<string[]> {
     .sort();
 }
 
-async function start(ns: Netns, network: NetworkConfig, ext: ExternalInterface): Promise<{ backend: Backend; log: RecordingLogger }> {
+/** Disposed after each test, pass or fail: each runs an `ip monitor`, which would keep its namespace alive. */
+const started: Backend[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((backend) => backend[Symbol.asyncDispose]()));
+});
+
+async function start(ns: Netns, network: NetworkConfig, ext: ExternalInterface, runner?: CommandRunner): Promise<{ backend: Backend; log: RecordingLogger }> {
   const log = createRecordingLogger();
   const backend = hostGwBackend.create(hostGwBackend.parseConfig(network.backend), {
     log,
     network,
     externalInterface: ext,
-    host: createHostNetwork({ netns: ns.name }),
+    host: createHostNetwork({ netns: ns.name, runner }),
     signal: new AbortController().signal,
   });
+  started.push(backend);
   expect(await backend.prepare()).toEqual({ attrs: { backendType: 'host-gw' }, mtu: ext.mtu });
   await backend.attach(own);
   return { backend, log };
@@ -115,6 +122,32 @@ describe('host-gw backend in a namespace', () => {
     const before = log.records.length;
     await backend.resync(peers);
     expect(log.records.slice(before).filter((r) => r.level !== 'debug')).toEqual([]);
+  });
+
+  it('an idle resync reads nothing; a route deleted by hand is seen by the monitor and restored by the next one', async () => {
+    await using ns = await createNetns();
+    const ext = await addDualStackUnderlay(ns);
+    const real = createProcessRunner();
+    const commands: string[] = [];
+    const counting: CommandRunner = { run: (command, args, options) => (commands.push([command, ...args].join(' ')), real.run(command, args, options)), stream: real.stream };
+    const { backend, log } = await start(ns, DUAL_STACK, ext, counting);
+    const peers = [p6, p7, p8];
+    await backend.apply(peers.map((lease) => ({ type: 'added', lease }) as const));
+    // The batch's own route events make the next resync read once; after that an idle one reads nothing.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await backend.resync(peers);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    commands.length = 0;
+    await backend.resync(peers);
+    await backend.resync(peers);
+    expect(commands).toEqual([]);
+
+    await ns.exec('ip', ['route', 'del', '10.1.32.0/24', 'dev', 'eth0']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await backend.resync(peers);
+    expect(commands.length).toBeGreaterThan(0);
+    expect(await gatewayRoutes(ns)).toEqual(['10.1.31.0/24 via 192.0.2.6', '10.1.32.0/24 via 192.0.2.7', '10.1.33.0/24 via 192.0.2.8']);
+    expect(log.find('route recovered')?.fields['subnet']).toBe('10.1.32.0/24');
   });
 
   it('resync on start removes the routes of peers that left while it was down', async () => {

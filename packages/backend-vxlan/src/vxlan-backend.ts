@@ -12,11 +12,12 @@
  * device but forgets every peer until its next renewal, quirk 11). A re-created device keeps its MAC, so peers'
  * entries stay valid. The local (source) address is the interface address, which also works behind NAT.
  *
- * The periodic reconcile reads the kernel only when something may have changed: the peer set, or a kernel event
- * about the devices (`ip monitor` for links, addresses, neighbours and routes, `bridge monitor` for the FDB), or
- * every FULL_RECONCILE_EVERY periods regardless. An idle host with 1000 peers then costs what one with none costs.
+ * The periodic reconcile reads the kernel only when something may have changed: the peer set, a kernel event
+ * about the devices (`ip monitor` for links, addresses, neighbours and routes, `bridge monitor` for the FDB), a
+ * notification the kernel dropped (a netlink overrun, which the monitor reports), or once an hour regardless. An
+ * idle host with 1000 peers then costs what one with none costs.
  */
-import { ConfigError, errorMessage, FlannelError, sameLeaseAttrs, SerialQueue, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type KernelEvent, type Lease, type LeaseBatch } from '@flannel-ts/core';
+import { ConfigError, errorMessage, FlannelError, KernelReadGate, sameLeases, SerialQueue, type Backend, type BackendDeps, type BackendFactory, type HostChange, type IpFamily, type KernelEvent, type Lease, type LeaseBatch } from '@flannel-ts/core';
 import { parseVxlanConfig, type VxlanConfig } from './config.js';
 import { addressChanges, createDeviceChanges, familiesOf, incompatibility, VXLAN_ENCAP_OVERHEAD, vxlanDeviceAddress, vxlanDeviceMtu, vxlanDeviceName } from './device.js';
 import { diffStates } from './diff.js';
@@ -24,8 +25,11 @@ import { inspectVxlanFamilies, isOnSegment } from './inspect.js';
 import { randomMac } from './mac.js';
 import { peerEntries, type DesiredRoute, type DesiredState, type FamilyView } from './plan.js';
 
-/** Periodic reconciles between two that read the kernel even with no change seen (5 min at flanneld's 10 s). */
-const FULL_RECONCILE_EVERY = 30;
+/**
+ * Periodic reconciles between two that read the kernel even with no change seen (1 h at flanneld's 10 s): a last
+ * resort, since the monitor reports both changes and the notifications it lost.
+ */
+const FULL_RECONCILE_EVERY = 360;
 
 export const vxlanBackend: BackendFactory<VxlanConfig> = {
   type: 'vxlan',
@@ -61,11 +65,8 @@ class VxlanBackend implements Backend {
   #mtu = 0;
   /** Stops the kernel monitor (host.monitor) on dispose. */
   readonly #monitorStop = new AbortController();
-  /** True while the monitor runs; once it is gone, every reconcile reads the kernel (as with no monitor). */
-  #watching = false;
-  /** Set by kernel events about our devices: the next resync reads the kernel. */
-  #kernelChanged = true;
-  #resyncsSinceFull = 0;
+  /** Whether a resync reads the kernel: kernel events about our devices (the monitor) decide. */
+  readonly #gate = new KernelReadGate(FULL_RECONCILE_EVERY);
   #repairing: Promise<void> | undefined;
   #disposed = false;
   /** DirectRouting: whether a peer public IP is on the same L2 segment, as last asked (`ip route get`). */
@@ -135,8 +136,7 @@ class VxlanBackend implements Backend {
     return this.#queue.run(async () => {
       // Nothing changed in the leases nor (per ip/bridge monitor) in the kernel: skip the kernel read, except every
       // FULL_RECONCILE_EVERY-th period. A renewal replaces a lease object without changing what it programs.
-      const samePeers = peers.length === this.#peers.size && peers.every((lease) => { const known = this.#peers.get(lease.key); return known === lease || (known !== undefined && sameLeaseAttrs(known.attrs, lease.attrs)); });
-      if (samePeers && !this.#kernelChanged && ++this.#resyncsSinceFull < FULL_RECONCILE_EVERY) return;
+      if (!this.#gate.mustRead(sameLeases(this.#peers, peers))) return;
       this.#peers.clear();
       for (const lease of peers) this.#peers.set(lease.key, lease);
       await this.#reconcile();
@@ -204,9 +204,8 @@ class VxlanBackend implements Backend {
    */
   async #reconcile(): Promise<void> {
     const { host, log, network, externalInterface } = this.#deps;
-    // Cleared before reading: an event during the reconcile (our own changes included) makes the next one read again.
-    this.#kernelChanged = !this.#watching;
-    this.#resyncsSinceFull = 0;
+    // Before reading: an event during the reconcile (our own changes included) makes the next one read again.
+    this.#gate.reading();
     const vtepMacs: Partial<Record<IpFamily, string>> = {};
     for (const state of this.#families) vtepMacs[state.view.family] = state.mac;
     const { inspection, families } = await inspectVxlanFamilies(host, [...this.#peers.values()], this.#own, { config: this.#config, network, externalInterface, vtepMacs, direct: this.#direct, log });
@@ -263,8 +262,8 @@ class VxlanBackend implements Backend {
   /**
    * Watches kernel events about our devices (host.monitor: links, addresses, neighbours, routes, FDB): a deleted
    * device is repaired at once, not at the next periodic reconcile, and any other change makes the next reconcile
-   * read the kernel. A monitor that cannot run or stops makes every reconcile read the kernel again, as if there
-   * were no monitor.
+   * read the kernel, and so do notifications the kernel dropped. A monitor that cannot run or stops makes every
+   * reconcile read the kernel again, as if there were no monitor.
    */
   #startMonitor(): void {
     const devices = this.#families.map((f) => f.view.device);
@@ -272,24 +271,15 @@ class VxlanBackend implements Backend {
     const ours = (dev: string | undefined) => dev !== undefined && devices.includes(dev);
     // DirectRouting programs routes to peer subnets through the underlay device.
     const isDirectRoute = (e: KernelEvent) => direct !== undefined && e.object === 'route' && e.dev === direct && e.gateway !== undefined && e.type === undefined && (e.dst?.includes('/') ?? false);
-    this.#deps.host.monitor(
-      ['link', 'address', 'neighbour', 'route', 'fdb'],
-      {
-        onEvent: (event) => {
-          const deviceGone = event.object === 'link' && event.deleted && ours(event.dev);
-          // While a change is already noted, only a deleted device still matters (our own batches bring thousands of events).
-          if ((this.#kernelChanged && !deviceGone) || !(ours(event.dev) || isDirectRoute(event))) return;
-          this.#kernelChanged = true;
-          if (deviceGone) this.#repairSoon();
-        },
-        onStop: () => {
-          this.#watching = false;
-          this.#kernelChanged = true;
-        },
+    const handlers = this.#gate.watch(
+      (event) => {
+        const deviceGone = event.object === 'link' && event.deleted && ours(event.dev);
+        if (deviceGone) this.#repairSoon();
+        return deviceGone || ours(event.dev) || isDirectRoute(event);
       },
-      this.#monitorStop.signal,
+      () => this.#deps.log.info('the kernel dropped notifications to the device monitor (netlink overrun): the next reconcile reads the kernel'),
     );
-    this.#watching = true;
+    this.#deps.host.monitor(['link', 'address', 'neighbour', 'route', 'fdb'], handlers, this.#monitorStop.signal);
   }
 
   #repairSoon(): void {

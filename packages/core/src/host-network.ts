@@ -110,6 +110,11 @@ export interface KernelMonitorHandlers {
   onEvent(event: KernelEvent): void;
   /** The monitor ended (or could not start) before its signal aborted: changes may be missed from now on. */
   onStop(): void;
+  /**
+   * The monitor goes on but missed notifications (the kernel dropped them: a netlink overrun, `ip monitor`'s
+   * "No buffer space available"): what changed meanwhile is unknown.
+   */
+  onLost(): void;
 }
 
 export interface NeighbourEntry {

@@ -16,7 +16,7 @@ export {
 export type { NetworkConfig, NetworkConfigInput, SubnetPool, UnderlayInterface } from './network-config.js';
 export { formatSubnetKey, parseSubnetKey, subnetIdentity } from './subnet-key.js';
 export type { LeaseSubnets } from './subnet-key.js';
-export { encodeLeaseAttrs, decodeLeaseAttrs, sameLeaseAttrs, NO_PUBLIC_IP } from './lease.js';
+export { encodeLeaseAttrs, decodeLeaseAttrs, sameLeaseAttrs, sameLeases, NO_PUBLIC_IP } from './lease.js';
 export type { Lease, LeaseAttrs, LeaseEvent, LeaseBatch } from './lease.js';
 export { planAllocation, freeSubnets, leaseFitsConfig, CANDIDATE_LIMIT } from './allocation.js';
 export type { AllocationInput, AllocationPlan } from './allocation.js';
@@ -44,6 +44,7 @@ export type {
   Inspection,
 } from './backend.js';
 export { routeChangesOutside } from './host-network.js';
+export { KernelReadGate } from './kernel-read-gate.js';
 export type { HostChange, HostNetwork, RouteEntry, AddressEntry, LinkEntry, LinkDetail, LinkAddress, KernelObject, KernelEvent, KernelMonitorHandlers, NeighbourEntry, FdbEntry } from './host-network.js';
 export { renderHelp, renderManPage, versionLine } from './help.js';
 export type { HelpDocument, HelpSection, HelpOption } from './help.js';

@@ -106,3 +106,15 @@ function stripUndefined<T extends object>(value: T): T {
 export function sameLeaseAttrs(a: LeaseAttrs, b: LeaseAttrs): boolean {
   return encodeLeaseAttrs(a) === encodeLeaseAttrs(b);
 }
+
+/**
+ * True when `leases` are the leases of `known` (by key) with the same attributes: what a backend programmed is
+ * still what they call for. A renewal replaces a lease object without changing this.
+ */
+export function sameLeases(known: ReadonlyMap<string, Lease>, leases: readonly Lease[]): boolean {
+  if (leases.length !== known.size) return false;
+  return leases.every((lease) => {
+    const was = known.get(lease.key);
+    return was === lease || (was !== undefined && sameLeaseAttrs(was.attrs, lease.attrs));
+  });
+}

@@ -35,10 +35,11 @@ export interface RunOptions {
 export interface CommandRunner {
   run(command: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
   /**
-   * Starts a long-running command (`ip monitor`) and hands each line of its stdout to `onLine` until it exits or
-   * `signal` aborts (the command is then killed); resolves with its exit status (127: could not start).
+   * Starts a long-running command (`ip monitor`) and hands each line of its stdout to `onLine` (and of its stderr to
+   * `onErrorLine`, when given) until it exits or `signal` aborts (the command is then killed); resolves with its exit
+   * status (127: could not start).
    */
-  stream(command: string, args: readonly string[], onLine: (line: string) => void, signal: AbortSignal): Promise<number | null>;
+  stream(command: string, args: readonly string[], onLine: (line: string) => void, signal: AbortSignal, onErrorLine?: (line: string) => void): Promise<number | null>;
 }
 
 /** Exit status for a program that could not be started, as a shell reports a missing one. */
@@ -77,19 +78,14 @@ function runProcess(command: string, args: readonly string[], options: RunOption
   });
 }
 
-function streamProcess(command: string, args: readonly string[], onLine: (line: string) => void, signal: AbortSignal): Promise<number | null> {
+function streamProcess(command: string, args: readonly string[], onLine: (line: string) => void, signal: AbortSignal, onErrorLine?: (line: string) => void): Promise<number | null> {
   if (signal.aborted) return Promise.resolve(null);
   return new Promise((resolve) => {
-    const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', onErrorLine ? 'pipe' : 'ignore'] });
     const kill = () => child.kill();
     signal.addEventListener('abort', kill, { once: true });
-    let buffered = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) onLine(line);
-    });
+    splitLines(child.stdout!, onLine);
+    if (onErrorLine) splitLines(child.stderr!, onErrorLine);
     let settled = false;
     const done = (code: number | null) => {
       if (settled) return;
@@ -99,6 +95,17 @@ function streamProcess(command: string, args: readonly string[], onLine: (line: 
     };
     child.once('error', () => done(COMMAND_NOT_FOUND));
     child.once('exit', (code) => done(code));
+  });
+}
+
+/** Hands each complete line of `stream` to `onLine`. */
+function splitLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
   });
 }
 
@@ -187,7 +194,7 @@ export function createShellRunner(direct: CommandRunner = createProcessRunner())
       const answer = await result;
       return answer.code === null ? direct.run(command, args) : answer;
     },
-    stream: (command, args, onLine, signal) => direct.stream(command, args, onLine, signal),
+    stream: (command, args, onLine, signal, onErrorLine) => direct.stream(command, args, onLine, signal, onErrorLine),
     async [Symbol.asyncDispose]() {
       shell?.kill();
       shell = undefined;

@@ -61,7 +61,8 @@ export interface MonitorCommands {
 
 /**
  * One `ip monitor` for the ip objects, one `bridge monitor fdb` when the FDB is asked for. When either ends before
- * `signal` aborts, the other is stopped too and `onStop` runs once: the watch is whole or gone.
+ * `signal` aborts, the other is stopped too and `onStop` runs once: the watch is whole or gone. A line on either's
+ * stderr is a notification the kernel dropped: `onLost`.
  */
 export function monitorKernel(runner: CommandRunner, commands: MonitorCommands, objects: readonly KernelObject[], handlers: KernelMonitorHandlers, signal: AbortSignal): void {
   if (signal.aborted) return;
@@ -74,8 +75,13 @@ export function monitorKernel(runner: CommandRunner, commands: MonitorCommands, 
     const event = parse(line);
     if (event) handlers.onEvent(event);
   };
-  if (ipObjects.length > 0) watches.push(runner.stream(commands.ip, [...commands.nsArgs, '-o', 'monitor', 'label', ...ipObjects], hand(parseIpMonitorLine), stop.signal));
-  if (objects.includes('fdb')) watches.push(runner.stream(commands.bridge, [...commands.nsArgs, '-o', 'monitor', 'fdb'], hand(parseFdbMonitorLine), stop.signal));
+  // iproute2 keeps listening after a netlink overrun and says so on stderr ("netlink receive error No buffer space
+  // available"); it prints nothing else there while it runs.
+  const lost = (line: string) => {
+    if (line.trim() !== '') handlers.onLost();
+  };
+  if (ipObjects.length > 0) watches.push(runner.stream(commands.ip, [...commands.nsArgs, '-o', 'monitor', 'label', ...ipObjects], hand(parseIpMonitorLine), stop.signal, lost));
+  if (objects.includes('fdb')) watches.push(runner.stream(commands.bridge, [...commands.nsArgs, '-o', 'monitor', 'fdb'], hand(parseFdbMonitorLine), stop.signal, lost));
   if (watches.length === 0) return;
   void Promise.race(watches).then(() => {
     signal.removeEventListener('abort', abort);

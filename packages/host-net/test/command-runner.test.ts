@@ -54,6 +54,12 @@ describe('createShellRunner', () => {
     const lines: string[] = [];
     expect(await runner.stream('sh', ['-c', 'echo one; echo two'], (line) => lines.push(line), new AbortController().signal)).toBe(0);
     expect(lines).toEqual(['one', 'two']);
+    // stderr lines go to onErrorLine when it is given (the monitor reads iproute2's overrun reports there).
+    const out: string[] = [];
+    const err: string[] = [];
+    expect(await runner.stream('sh', ['-c', 'echo one; echo lost >&2; echo two'], (line) => out.push(line), new AbortController().signal, (line) => err.push(line))).toBe(0);
+    expect(out).toEqual(['one', 'two']);
+    expect(err).toEqual(['lost']);
   });
 });
 

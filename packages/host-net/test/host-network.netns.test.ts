@@ -63,7 +63,7 @@ describe('HostNetwork.monitor in a namespace', () => {
     const events: KernelEvent[] = [];
     let stopped = 0;
     const stop = new AbortController();
-    network.monitor(['link', 'address', 'neighbour', 'route', 'fdb'], { onEvent: (e) => events.push(e), onStop: () => stopped++ }, stop.signal);
+    network.monitor(['link', 'address', 'neighbour', 'route', 'fdb'], { onEvent: (e) => events.push(e), onStop: () => stopped++, onLost: () => undefined }, stop.signal);
     expect(runner.commands.filter((c) => c.kind === 'stream').map((c) => [c.command, ...c.args].join(' '))).toEqual([
       `ip -n ${ns.name} -o monitor label link address neigh route`,
       `bridge -n ${ns.name} -o monitor fdb`,
@@ -109,7 +109,7 @@ describe('HostNetwork.monitor in a namespace', () => {
     const runner = createRecordingRunner();
     const network = createHostNetwork({ netns: ns.name, runner, ipCommand: '/nonexistent/ip' });
     let stopped = 0;
-    network.monitor(['link', 'fdb'], { onEvent: () => undefined, onStop: () => stopped++ }, new AbortController().signal);
+    network.monitor(['link', 'fdb'], { onEvent: () => undefined, onStop: () => stopped++, onLost: () => undefined }, new AbortController().signal);
     await waitFor(() => stopped === 1, { what: 'onStop' });
     await waitFor(() => runner.streaming.size === 0, { what: 'the bridge monitor to be ended too' });
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -27,12 +27,12 @@ export function createRecordingRunner(options: { readonly netns?: string } = {})
       commands.push({ command, args, input: runOptions?.input, kind: 'run' });
       return real.run(...wrap(command, args), runOptions);
     },
-    async stream(command, args, onLine, signal) {
+    async stream(command, args, onLine, signal, onErrorLine) {
       commands.push({ command, args, input: undefined, kind: 'stream' });
       const id = [command, ...args].join(' ');
       streaming.add(id);
       try {
-        return await real.stream(...wrap(command, args), onLine, signal);
+        return await real.stream(...wrap(command, args), onLine, signal, onErrorLine);
       } finally {
         streaming.delete(id);
       }
